@@ -1,0 +1,198 @@
+"""Key import and inspection: PEM / JWK / password into joserfc keys, once per config.
+
+Every failure is a `KeyProblem` whose text describes the problem and never
+quotes the material (PEM bodies, JWK members, passwords).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
+
+AsymmetricKey = RSAKey | ECKey | OKPKey
+
+__all__ = [
+    "AsymmetricKey",
+    "ECKey",
+    "KeyProblem",
+    "OKPKey",
+    "OctKey",
+    "RSAKey",
+    "curve_of",
+    "is_pem",
+    "load_private",
+    "load_public",
+    "oct_from_jwk",
+    "oct_from_password",
+    "parse_jwk",
+    "public_jwk",
+    "rsa_bits",
+    "same_public_key",
+    "thumbprint",
+    "to_public",
+]
+
+# Members RFC 7517/7518/8037 define per key type; anything else in an imported JWK
+# (for example "x5c") is carried along by joserfc and we leave it be.
+_KTY_CLASS: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
+    "RSA": RSAKey,
+    "EC": ECKey,
+    "OKP": OKPKey,
+}
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+class KeyProblem(ValueError):
+    """Key material that cannot be used; the text is safe to show (no material)."""
+
+
+def parse_jwk(value: object) -> dict[str, Any]:
+    """A JWK given as a JSON object or as a string holding one."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise KeyProblem("is not a JWK (a JSON object or a string holding one)") from None
+    if not isinstance(value, dict):
+        raise KeyProblem("is not a JWK (a JSON object or a string holding one)")
+    if not isinstance(value.get("kty"), str):
+        raise KeyProblem("JWK has no 'kty'")
+    return value
+
+
+def oct_from_password(password: str) -> OctKey:
+    """The UTF-8 bytes of `password` as an HMAC / AES key."""
+    key: OctKey = _quiet(lambda: OctKey.import_key(password.encode("utf-8")))
+    return key
+
+
+def oct_from_jwk(value: object) -> OctKey:
+    data = parse_jwk(value)
+    if data["kty"] != "oct":
+        raise KeyProblem(f"JWK kty is '{_safe(data['kty'])}', expected 'oct'")
+    if not isinstance(data.get("k"), str) or not data["k"]:
+        raise KeyProblem("oct JWK has no 'k'")
+    try:
+        key: OctKey = _quiet(lambda: OctKey.import_key(data))
+    except (JoseError, ValueError, TypeError):
+        raise KeyProblem("oct JWK cannot be imported") from None
+    if not key.raw_value:
+        raise KeyProblem("oct JWK has an empty 'k'")
+    return key
+
+
+def is_pem(value: object) -> bool:
+    return isinstance(value, str) and value.lstrip().startswith("-----BEGIN")
+
+
+def load_private(value: object) -> AsymmetricKey:
+    """A private RSA / EC / OKP key from PEM (PKCS#8, PKCS#1, SEC1) or a JWK."""
+    if is_pem(value):
+        assert isinstance(value, str)
+        try:
+            native = load_pem_private_key(value.encode("ascii", "replace"), password=None)
+        except TypeError:
+            raise KeyProblem("PEM private key is password-protected; give an unencrypted key") from None
+        except (ValueError, Exception):  # cryptography raises several types for garbage
+            raise KeyProblem("PEM private key cannot be read") from None
+        return _wrap_native(native, private=True)
+    data = parse_jwk(value)
+    key = _import_asymmetric_jwk(data)
+    if not key.is_private:
+        raise KeyProblem("JWK is a public key; a private key is required")
+    return key
+
+
+def load_public(value: object) -> AsymmetricKey:
+    """A public key from PEM (SubjectPublicKeyInfo or PKCS#1) or JWK; a private key yields its public half."""
+    if is_pem(value):
+        assert isinstance(value, str)
+        raw = value.encode("ascii", "replace")
+        if b"PRIVATE KEY" in raw:
+            return to_public(load_private(value))
+        try:
+            native = load_pem_public_key(raw)
+        except (ValueError, Exception):
+            raise KeyProblem("PEM public key cannot be read") from None
+        return _wrap_native(native, private=False)
+    key = _import_asymmetric_jwk(parse_jwk(value))
+    return to_public(key) if key.is_private else key
+
+
+def to_public(key: AsymmetricKey) -> AsymmetricKey:
+    cls = type(key)
+    public: AsymmetricKey = _quiet(lambda: cls.import_key(key.as_dict(private=False)))
+    return public
+
+
+def rsa_bits(key: RSAKey) -> int:
+    return int(key.public_key.key_size)
+
+
+def curve_of(key: ECKey | OKPKey) -> str:
+    return str(key.curve_name)
+
+
+def same_public_key(a: Key, b: Key) -> bool:
+    """True when `a` and `b` share one public key (RFC 7638 thumbprints compare public members only)."""
+    return a.key_type == b.key_type and a.thumbprint() == b.thumbprint()
+
+
+def thumbprint(key: Key) -> str:
+    """RFC 7638 SHA-256 thumbprint, base64url."""
+    return str(key.thumbprint())
+
+
+def public_jwk(key: AsymmetricKey, kid: str) -> dict[str, Any]:
+    """The public JWK of `key` with only public members plus `kid`."""
+    data = dict(key.as_dict(private=False))
+    for member in _PRIVATE_MEMBERS:
+        data.pop(member, None)
+    data["kid"] = kid
+    return data
+
+
+def _import_asymmetric_jwk(data: dict[str, Any]) -> AsymmetricKey:
+    kty = data["kty"]
+    cls = _KTY_CLASS.get(kty)
+    if cls is None:
+        raise KeyProblem(f"JWK kty is '{_safe(kty)}', expected RSA, EC or OKP")
+    try:
+        key: AsymmetricKey = _quiet(lambda: cls.import_key(data))
+        return key
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise KeyProblem(f"{kty} JWK cannot be imported (missing or malformed members)") from None
+
+
+def _wrap_native(native: object, *, private: bool) -> AsymmetricKey:
+    # We load PEM with cryptography ourselves (clear errors, no material in them)
+    # and hand joserfc the native key object.
+    if isinstance(native, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return RSAKey(native, native)
+    if isinstance(native, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        if native.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
+            raise KeyProblem(f"EC curve {native.curve.name} is not supported (P-256, P-384, P-521)")
+        return ECKey(native, native)
+    if isinstance(native, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return OKPKey(native, native)
+    kind = "private" if private else "public"
+    raise KeyProblem(f"PEM {kind} key is not an RSA, EC or Ed25519 key")
+
+
+def _quiet(fn: Any) -> Any:
+    # joserfc warns (SecurityWarning) on short keys; we report those as problems ourselves.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()
+
+
+def _safe(value: object) -> str:
+    """A short, printable rendering of a non-secret JWK member (kty) for messages."""
+    text = value if isinstance(value, str) else type(value).__name__
+    return text[:16]

@@ -1,0 +1,101 @@
+"""JWS / JWE compact serialization with joserfc: signed, encrypted, or nested (sign then encrypt).
+
+Signers and encrypters are built once per config, with their joserfc registry
+restricted explicitly to the one configured algorithm (joserfc otherwise only
+allows its "recommended" set), so `none` can never be selected.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from joserfc import jwe, jws
+from joserfc._rfc7515.registry import JWSRegistry, construct_registry
+from joserfc.errors import JoseError
+from joserfc.jwe import JWERegistry
+from joserfc.jwk import Key
+
+from worker.errors import ErrorCode, NodeError
+
+
+@dataclass(frozen=True)
+class Signer:
+    alg: str
+    kid: str
+    key: Key = field(repr=False)
+    registry: JWSRegistry = field(repr=False, compare=False)
+
+    @classmethod
+    def build(cls, alg: str, kid: str, key: Key) -> Signer:
+        if alg.lower() == "none":
+            raise ValueError("alg 'none' is never allowed")
+        return cls(alg=alg, kid=kid, key=key, registry=construct_registry([alg]))
+
+    def header(self) -> dict[str, Any]:
+        return {"alg": self.alg, "typ": "JWT", "kid": self.kid}
+
+    def sign(self, payload: bytes) -> tuple[str, dict[str, Any]]:
+        """(JWS compact, protected header); SIGNING_FAILED on any error."""
+        header = self.header()
+        try:
+            token = jws.serialize_compact(header, payload, self.key, registry=self.registry)
+        except (JoseError, ValueError, TypeError) as exc:
+            # joserfc messages name algorithms / key types, never key material.
+            raise NodeError(ErrorCode.SIGNING_FAILED, f"signature: cannot sign with {self.alg}: {_why(exc)}") from None
+        return token, header
+
+
+@dataclass(frozen=True)
+class Encrypter:
+    alg: str
+    enc: str
+    kid: str
+    key: Key = field(repr=False)
+    registry: JWERegistry = field(repr=False, compare=False)
+
+    @classmethod
+    def build(cls, alg: str, enc: str, kid: str, key: Key) -> Encrypter:
+        return cls(alg=alg, enc=enc, kid=kid, key=key, registry=JWERegistry(algorithms=[alg, enc]))
+
+    def encrypt(self, plaintext: bytes, *, nested: bool) -> str:
+        """JWE compact; `nested` marks a JWS payload (`cty: JWT`), else the claims (`typ: JWT`)."""
+        header: dict[str, Any] = {"alg": self.alg, "enc": self.enc, "kid": self.kid}
+        if nested:
+            header["cty"] = "JWT"
+        else:
+            header["typ"] = "JWT"
+        try:
+            return jwe.encrypt_compact(header, plaintext, self.key, registry=self.registry)
+        except (JoseError, ValueError, TypeError) as exc:
+            raise NodeError(
+                ErrorCode.ENCRYPTION_FAILED, f"encryption: cannot encrypt with {self.alg}/{self.enc}: {_why(exc)}"
+            ) from None
+
+
+def produce(claims: dict[str, Any], signer: Signer | None, encrypter: Encrypter | None) -> str:
+    """The final compact token: JWS, JWE of the claims, or JWE of the JWS (nested)."""
+    payload = orjson.dumps(claims)
+    if encrypter is None:
+        if signer is None:
+            raise NodeError(ErrorCode.INTERNAL, "config has neither signature nor encryption")
+        return signer.sign(payload)[0]
+    if signer is not None:
+        signed, _ = signer.sign(payload)
+        return encrypter.encrypt(signed.encode("ascii"), nested=True)
+    return encrypter.encrypt(payload, nested=False)
+
+
+def compact_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWS / JWE (its first segment)."""
+    first = token.split(".", 1)[0]
+    header: dict[str, Any] = orjson.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))
+    return header
+
+
+def _why(exc: Exception) -> str:
+    # JoseError carries a short `error` code and a description without material.
+    description = getattr(exc, "description", None) or getattr(exc, "error", None)
+    return str(description) if description else type(exc).__name__
