@@ -1,0 +1,217 @@
+"""Test-side Kafka plumbing: start workers through `jwtgen`, publish, send, collect answers.
+
+Shared by the integration tests and the benchmark; it talks to the worker only
+through CONTRACT.md (topics and JSON), like an upstream orchestrator would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+REPO = Path(__file__).resolve().parent.parent
+JWTGEN = [sys.executable, "-m", "worker.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def unique_prefix(name: str) -> str:
+    return f"t-{name}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class WorkerProcess:
+    prefix: str
+    bootstrap: str
+    web_port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "JWTGEN_TOPIC_PREFIX": self.prefix,
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [*JWTGEN, "worker", "--web-port", str(self.web_port), "--web-host", "127.0.0.1"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            if self.health()[0] == 200 and self.assigned():
+                return self
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"worker not healthy within {timeout}s:\n{self.log()[-4000:]}")
+
+    def assigned(self) -> bool:
+        # The worker has joined the group once Faust logs its assignment.
+        return "Assigned" in self.log() or ("assigned" in self.log() and "partitions" in self.log())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=2) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+        except OSError:
+            return 0, b""
+
+    def health(self) -> tuple[int, bytes]:
+        return self.get("/healthz")
+
+    def metrics(self) -> str:
+        status, body = self.get("/metrics")
+        assert status == 200, status
+        return body.decode()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class KafkaIO:
+    """Publishes configs and requests on one prefix and collects every answer by key."""
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.loop = asyncio.new_event_loop()
+        self.answers: dict[str, list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]] = {}
+        self.producer: AIOKafkaProducer | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}.{name}"
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def open(self) -> KafkaIO:
+        async def start() -> None:
+            self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+            await self.producer.start()
+            self.consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+            )
+            await self.consumer.start()
+            tps = []
+            for name in ("true", "failure", "deadletter"):
+                topic = self.topic(name)
+                parts = None
+                for _ in range(100):
+                    await self.consumer._client.force_metadata_update()
+                    parts = self.consumer.partitions_for_topic(topic)
+                    if parts:
+                        break
+                    await asyncio.sleep(0.1)
+                assert parts, f"topic {topic} was not created by the worker"
+                tps += [TopicPartition(topic, p) for p in parts]
+            self.consumer.assign(tps)
+            await self.consumer.seek_to_beginning(*tps)
+
+        self.run(start())
+        return self
+
+    def close(self) -> None:
+        async def stop() -> None:
+            if self.producer:
+                await self.producer.stop()
+            if self.consumer:
+                await self.consumer.stop()
+
+        self.run(stop())
+        self.loop.close()
+
+    def put_config(self, config: dict[str, Any] | None, config_id: str | None = None) -> None:
+        key = config_id or (config or {})["id"]
+        value = None if config is None else orjson.dumps(config)
+        self.send_raw("configs", key.encode(), value)
+
+    def send_raw(
+        self, name: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
+        assert self.producer is not None
+        self.run(self.producer.send_and_wait(self.topic(name), key=key, value=value, headers=headers))
+
+    def send_requests(self, requests: list[dict[str, Any]]) -> None:
+        async def send_all() -> None:
+            assert self.producer is not None
+            futures = [
+                await self.producer.send(self.topic("requests"), key=r["execution_id"].encode(), value=orjson.dumps(r))
+                for r in requests
+            ]
+            await asyncio.gather(*futures)
+
+        self.run(send_all())
+
+    def send_request(self, request: dict[str, Any], headers: list[tuple[str, bytes]] | None = None) -> None:
+        self.send_raw("requests", str(request["execution_id"]).encode(), orjson.dumps(request), headers)
+
+    def _poll(self, timeout_ms: int = 200) -> None:
+        assert self.consumer is not None
+        batches = self.run(self.consumer.getmany(timeout_ms=timeout_ms))
+        for tp, records in batches.items():
+            kind = tp.topic.rsplit(".", 1)[1]
+            for record in records:
+                key = record.key.decode() if record.key is not None else ""
+                headers = [(k, v) for k, v in (record.headers or ())]
+                self.answers.setdefault(key, []).append((kind, orjson.loads(record.value), headers))
+
+    def wait_for(self, keys: list[str], timeout: float = 30.0) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Every key's first answer as (kind, body); fails the test if one is missing."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(k in self.answers for k in keys):
+            self._poll()
+        missing = [k for k in keys if k not in self.answers]
+        assert not missing, f"no answer for {len(missing)} of {len(keys)} keys, e.g. {missing[:3]}"
+        return {k: (self.answers[k][0][0], self.answers[k][0][1]) for k in keys}
+
+    def answer(self, key: str, timeout: float = 30.0) -> tuple[str, dict[str, Any]]:
+        return self.wait_for([key], timeout)[key]
+
+    def deadletters(self, timeout: float = 15.0, count: int = 1) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [body for answers in self.answers.values() for kind, body, _ in answers if kind == "deadletter"]
+            if len(found) >= count:
+                return found
+            self._poll()
+        raise AssertionError(f"fewer than {count} dead letters within {timeout}s")

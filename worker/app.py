@@ -1,0 +1,122 @@
+"""The Faust application: topics, the requests agent and the web views.
+
+It only moves records between Kafka and the pure core (`handler`, `engine`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+import mode
+from faust.web import Request, Response, View
+
+from worker import events, handler, metrics
+from worker.configfeed import ConfigFeed
+from worker.configtable import ConfigTable
+from worker.handler import Route
+from worker.settings import Settings
+from worker.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+class ConfigFeedService(mode.Service):
+    """Runs the config feed for as long as the app runs."""
+
+    def __init__(self, feed: ConfigFeed, **kwargs: Any) -> None:
+        self.feed = feed
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        await self.feed.start()
+
+    async def on_stop(self) -> None:
+        await self.feed.stop()
+
+
+def load_kek(settings: Settings) -> Any:
+    if not settings.kek:
+        return None
+    import orjson
+    from joserfc.jwk import import_key
+
+    return import_key(orjson.loads(settings.kek))
+
+
+def create_app(settings: Settings) -> faust.App:
+    names = TopicNames(settings.topic_prefix)
+    brokers = [f"kafka://{hostport.strip()}" for hostport in settings.bootstrap_servers.split(",")]
+    app = faust.App(
+        settings.group_id,
+        broker=brokers,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_enabled=True,
+        # No tables, no leader election: the config table is our own feed.
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        topic_replication_factor=settings.replication_factor,
+        topic_partitions=settings.request_partitions,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        producer_linger_ms=5,
+        producer_acks=-1,
+        stream_buffer_maxsize=4 * settings.batch_max,
+        broker_max_poll_records=settings.batch_max,
+    )
+    requests_topic = app.topic(names.requests, key_type=bytes, value_type=bytes, internal=False)
+    routes = {
+        Route.TRUE: app.topic(names.true, key_type=bytes, value_type=bytes),
+        Route.FAILURE: app.topic(names.failure, key_type=bytes, value_type=bytes),
+        Route.DEADLETTER: app.topic(names.deadletter, key_type=bytes, value_type=bytes),
+    }
+    table = ConfigTable(kek=load_kek(settings))
+    feed = ConfigFeed(settings.bootstrap_servers, names.configs, table)
+    app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
+    app.jwtgen_feed = feed  # type: ignore[attr-defined]
+
+    @app.agent(requests_topic, name="answer-requests")
+    async def answer_requests(stream: faust.Stream[bytes]) -> AsyncIterator[None]:
+        await feed.ready.wait()
+        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_seconds):
+            await _answer_batch(batch)
+            yield None
+
+    async def _answer_batch(batch: Any) -> None:
+        parsed = [events.parse_request(event.message.value) for event in batch]
+        # One wait per batch, not per record: a request for a config (version)
+        # not seen yet may simply be behind us on the configs topic.
+        if any(isinstance(p, events.Request) and table.needs_newer(p.config_id, p.config_version) for p in parsed):
+            metrics.CONFIG_WAITS.inc()
+            await feed.catch_up(settings.config_wait_seconds)
+        compilations = table.compilations
+        metrics.BATCH_SIZE.observe(len(batch))
+        for event, request in zip(batch, parsed, strict=True):
+            message = event.message
+            record = handler.RecordRef(
+                message.topic, message.partition, message.offset, message.timestamp, message.key, message.value
+            )
+            result = handler.answer(record, request, table)
+            routes[result.route].send_soon(key=result.key, value=result.value, headers=list(message.headers or ()))
+            metrics.ANSWERS.labels(result.route.value, result.code).inc()
+            if result.route is Route.TRUE:
+                metrics.REQUEST_SECONDS.observe(result.seconds)
+        if table.compilations != compilations:
+            metrics.CONFIG_COMPILATIONS.inc(table.compilations - compilations)
+
+    @app.page("/healthz")
+    async def healthz(view: View, request: Request) -> Response:
+        held, invalid = table.summary()
+        body = {"ready": feed.ready.is_set(), "configs": held, "invalid_configs": invalid}
+        return view.json(body, status=200 if feed.ready.is_set() else 503)
+
+    @app.page("/metrics")
+    async def prometheus(view: View, request: Request) -> Response:
+        return view.bytes(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+    return app

@@ -1,0 +1,104 @@
+"""Reads the configs topic into a ConfigTable, in full, on every worker.
+
+Not a Faust GlobalTable: that one can loop forever in recovery when several
+instances run (faust-streaming issue #283). A plain consumer without a group,
+assigned every partition from the beginning, gives each worker the whole
+table and lets it tell exactly when it has caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from worker import metrics
+from worker.configtable import ConfigTable
+
+log = logging.getLogger(__name__)
+
+
+class ConfigFeed:
+    def __init__(self, bootstrap: str, topic: str, table: ConfigTable) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.table = table
+        self.ready = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._positions: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(self.topic)
+        for _ in range(50):
+            if partitions:
+                break
+            await asyncio.sleep(0.1)
+            await consumer._client.force_metadata_update()  # the topic may be brand new
+            partitions = consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"configs topic {self.topic!r} does not exist")
+        self._partitions = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(self._partitions)
+        await consumer.seek_to_beginning(*self._partitions)
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run(), name="config-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _end_offsets(self) -> dict[TopicPartition, int]:
+        assert self._consumer is not None
+        return await self._consumer.end_offsets(self._partitions)
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        startup_ends = await self._end_offsets()
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=1000)
+            for records in batches.values():
+                for record in records:
+                    self.table.apply(record.key, record.value)
+            for tp in self._partitions:
+                self._positions[tp] = await self._consumer.position(tp)
+            held, invalid = self.table.summary()
+            metrics.CONFIGS.set(held)
+            metrics.CONFIGS_INVALID.set(invalid)
+            if not self.ready.is_set() and self._reached(startup_ends):
+                self.ready.set()
+                metrics.CONFIG_TABLE_READY.set(1)
+                log.info("config table caught up: %d configs (%d invalid)", held, invalid)
+            async with self._progress:
+                self._progress.notify_all()
+
+    def _reached(self, ends: dict[TopicPartition, int]) -> bool:
+        return all(self._positions.get(tp, -1) >= end for tp, end in ends.items())
+
+    async def catch_up(self, timeout: float) -> bool:
+        """Wait until every config published before this call has been applied."""
+        try:
+            async with asyncio.timeout(timeout):
+                ends = await self._end_offsets()
+                async with self._progress:
+                    await self._progress.wait_for(lambda: self._reached(ends))
+            return True
+        except TimeoutError:
+            return False

@@ -1,0 +1,110 @@
+"""The node configs every worker holds in full, keyed by config id.
+
+Records from the compacted configs topic are applied in order; a config is
+compiled (validated, keys parsed) once, on first use, and the compiled form is
+reused until a new record for its id replaces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from worker import engine
+from worker.config import ConfigInvalid
+from worker.errors import ErrorCode, NodeError
+
+
+@dataclass
+class ConfigEntry:
+    raw: Any
+    version: int | None
+    problem: str | None = None  # set when the record itself is unusable
+    compiled: engine.CompiledConfig | None = field(default=None, repr=False)
+    problems: list[str] | None = None  # set once compiling failed
+
+
+class ConfigTable:
+    def __init__(self, kek: Any = None) -> None:
+        self._entries: dict[str, ConfigEntry] = {}
+        self._kek = kek
+        self.compilations = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, config_id: str) -> bool:
+        return config_id in self._entries
+
+    def apply(self, key: bytes | None, value: bytes | None) -> str | None:
+        """Apply one configs-topic record; returns the config id it touched."""
+        if key is None:
+            return None  # a config without an id cannot be addressed by any request
+        config_id = key.decode("utf-8", errors="replace")
+        if value is None:
+            self._entries.pop(config_id, None)
+            return config_id
+        try:
+            raw = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            self._entries[config_id] = ConfigEntry(None, None, "the config record is not valid JSON")
+            return config_id
+        if not isinstance(raw, dict):
+            self._entries[config_id] = ConfigEntry(None, None, "the config record is not a JSON object")
+            return config_id
+        version = raw.get("version")
+        version = version if isinstance(version, int) and not isinstance(version, bool) else None
+        problem = None
+        if raw.get("id") != config_id:
+            problem = f"id: '{raw.get('id')}' does not equal the record key '{config_id}'"
+        self._entries[config_id] = ConfigEntry(raw, version, problem)
+        return config_id
+
+    def version_of(self, config_id: str) -> int | None:
+        entry = self._entries.get(config_id)
+        return None if entry is None else entry.version
+
+    def needs_newer(self, config_id: str, version: int | None) -> bool:
+        """True when a request asks for a config (version) this table has not seen yet."""
+        entry = self._entries.get(config_id)
+        if entry is None:
+            return True
+        return version is not None and entry.version is not None and version > entry.version
+
+    def resolve(self, config_id: str, version: int | None) -> engine.CompiledConfig:
+        """The compiled config for a request, or the NodeError to answer with."""
+        entry = self._entries.get(config_id)
+        if entry is None:
+            raise NodeError(ErrorCode.CONFIG_NOT_FOUND, f"config.id: no config '{config_id}' has been published")
+        # A record without a usable version is invalid whatever was asked for.
+        if version is not None and entry.version is not None:
+            if version < entry.version:
+                raise NodeError(
+                    ErrorCode.CONFIG_VERSION_MISMATCH,
+                    f"config.version: {version} was replaced by version {entry.version} of '{config_id}'",
+                )
+            if version > entry.version:
+                raise NodeError(
+                    ErrorCode.CONFIG_NOT_FOUND,
+                    f"config.version: version {version} of '{config_id}' has not arrived "
+                    f"(version {entry.version} is loaded)",
+                )
+        if entry.problem is not None:
+            raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': {entry.problem}")
+        if entry.compiled is None and entry.problems is None:
+            self.compilations += 1
+            try:
+                entry.compiled = engine.compile_config(entry.raw, kek=self._kek)
+            except ConfigInvalid as exc:
+                entry.problems = list(exc.problems)
+        if entry.problems is not None:
+            raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.problems))
+        assert entry.compiled is not None
+        return entry.compiled
+
+    def summary(self) -> tuple[int, int]:
+        """(configs held, configs known to be invalid)."""
+        invalid = sum(1 for e in self._entries.values() if e.problem is not None or e.problems is not None)
+        return len(self._entries), invalid

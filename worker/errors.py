@@ -1,0 +1,39 @@
+"""The stable failure codes of CONTRACT.md §4 and the exception that carries them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    MALFORMED_EVENT = "MALFORMED_EVENT"
+    FLOW_TYPE_NOT_SUPPORTED = "FLOW_TYPE_NOT_SUPPORTED"
+    CONFIG_NOT_FOUND = "CONFIG_NOT_FOUND"
+    CONFIG_VERSION_MISMATCH = "CONFIG_VERSION_MISMATCH"
+    CONFIG_INVALID = "CONFIG_INVALID"
+    VARIABLE_NOT_FOUND = "VARIABLE_NOT_FOUND"
+    CLAIM_TYPE_MISMATCH = "CLAIM_TYPE_MISMATCH"
+    SIGNING_FAILED = "SIGNING_FAILED"
+    ENCRYPTION_FAILED = "ENCRYPTION_FAILED"
+    INTERNAL = "INTERNAL"
+
+
+# Only a config that has not arrived yet may succeed on a retry; every other
+# failure is a property of the request or of the config itself.
+RETRYABLE = frozenset({ErrorCode.CONFIG_NOT_FOUND})
+
+
+class NodeError(Exception):
+    """A request that must be answered on the failure topic.
+
+    `message` names the field or path at fault and never holds key material.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = code in RETRYABLE if retryable is None else retryable
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code.value, "message": self.message, "retryable": self.retryable}

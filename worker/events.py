@@ -1,0 +1,181 @@
+"""Node-execution events in, answers and dead letters out (CONTRACT.md §3-§5).
+
+Pure functions over bytes and dicts: the Kafka layer hands records in and
+sends what comes out.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from worker.errors import ErrorCode, NodeError
+
+# The node's "Available in" list (node-spec.txt).
+FLOW_TYPES = frozenset(
+    {"Authentication", "Admin", "Self Service", "API", "Consent", "Library", "Custom", "User Defined"}
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A node-execution event whose fields have been checked."""
+
+    execution_id: str
+    flow: dict[str, Any]
+    node: dict[str, Any]
+    config_id: str
+    config_version: int | None
+    store: dict[str, Any]
+    issued_at: int | None
+
+
+@dataclass(frozen=True)
+class Unanswerable:
+    """A record that cannot be answered: it becomes a dead letter."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A request with a usable execution id but otherwise broken: answered as Failure."""
+
+    execution_id: str
+    error: NodeError
+    echo: dict[str, Any] = field(default_factory=dict)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
+    """Check a request record's value: a Request, or why it cannot be one."""
+    if value is None:
+        return Unanswerable("value is empty (a tombstone or null record)")
+    try:
+        event = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return Unanswerable(f"value is not valid JSON: {exc}")
+    if not isinstance(event, dict):
+        return Unanswerable(f"value is JSON {type(event).__name__}, not an object")
+    execution_id = event.get("execution_id")
+    if not isinstance(execution_id, str) or not execution_id.strip():
+        return Unanswerable("execution_id is missing or not a non-empty string")
+
+    echo = {
+        "flow": event.get("flow") if isinstance(event.get("flow"), dict) else {},
+        "node": event.get("node") if isinstance(event.get("node"), dict) else {},
+        "config": _config_echo(event.get("config")),
+    }
+
+    def malformed(message: str) -> Malformed:
+        return Malformed(execution_id, NodeError(ErrorCode.MALFORMED_EVENT, message), echo)
+
+    flow = event.get("flow")
+    if not isinstance(flow, dict):
+        return malformed("flow: must be an object with a 'type'")
+    flow_type = flow.get("type")
+    if not isinstance(flow_type, str):
+        return malformed("flow.type: must be a string")
+    node = event.get("node", {})
+    if not isinstance(node, dict):
+        return malformed("node: must be an object")
+    config = event.get("config")
+    if not isinstance(config, dict):
+        return malformed("config: must be an object with an 'id'")
+    config_id = config.get("id")
+    if not isinstance(config_id, str) or not config_id:
+        return malformed("config.id: must be a non-empty string")
+    version = config.get("version")
+    if version is not None and (not _is_int(version) or version < 1):
+        return malformed("config.version: must be an integer >= 1 when given")
+    store = event.get("store", {})
+    if store is None:
+        store = {}
+    if not isinstance(store, dict):
+        return malformed("store: must be an object (the flow store)")
+    issued_at = event.get("issued_at")
+    if issued_at is not None and (not _is_int(issued_at) or issued_at < 0):
+        return malformed("issued_at: must be epoch seconds (a non-negative integer) when given")
+    if flow_type not in FLOW_TYPES:
+        return Malformed(
+            execution_id,
+            NodeError(
+                ErrorCode.FLOW_TYPE_NOT_SUPPORTED,
+                f"flow.type: '{flow_type}' is not one of {', '.join(sorted(FLOW_TYPES))}",
+            ),
+            echo,
+        )
+    return Request(execution_id, flow, node, config_id, version, store, issued_at)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _config_echo(config: object) -> dict[str, Any]:
+    if not isinstance(config, dict):
+        return {"id": None, "version": None}
+    cid = config.get("id")
+    version = config.get("version")
+    return {"id": cid if isinstance(cid, str) else None, "version": version if _is_int(version) else None}
+
+
+def success(
+    request: Request,
+    version: int,
+    token_info: dict[str, Any],
+    store_delta: list[dict[str, Any]],
+) -> bytes:
+    return orjson.dumps(
+        {
+            "execution_id": request.execution_id,
+            "flow": request.flow,
+            "node": request.node,
+            "config": {"id": request.config_id, "version": version},
+            "outcome": "True",
+            "token_info": token_info,
+            "store_delta": store_delta,
+            "processed_at": now_ms(),
+        }
+    )
+
+
+def failure(request: Request | Malformed, error: NodeError, version: int | None = None) -> bytes:
+    if isinstance(request, Request):
+        echo: dict[str, Any] = {
+            "flow": request.flow,
+            "node": request.node,
+            "config": {"id": request.config_id, "version": request.config_version or version},
+        }
+    else:
+        echo = request.echo
+    return orjson.dumps(
+        {
+            "execution_id": request.execution_id,
+            **echo,
+            "outcome": "Failure",
+            "error": error.as_dict(),
+            "processed_at": now_ms(),
+        }
+    )
+
+
+def dead_letter(reason: str, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> bytes:
+    return orjson.dumps(
+        {
+            "reason": reason,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "key_b64": None if key is None else base64.b64encode(key).decode(),
+            "value_b64": None if value is None else base64.b64encode(value).decode(),
+            "at": now_ms(),
+        }
+    )
