@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import faust
 import mode
@@ -81,9 +81,12 @@ def create_app(settings: Settings) -> faust.App:
     app.jwtgen_feed = feed  # type: ignore[attr-defined]
 
     @app.agent(requests_topic, name="answer-requests")
-    async def answer_requests(stream: faust.Stream[bytes]) -> AsyncIterator[None]:
+    async def answer_requests(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         await feed.ready.wait()
-        async for batch in stream.take_events(settings.batch_max, within=settings.batch_within_seconds):
+        # take_events is on the concrete Stream, not on the StreamT protocol.
+        async for batch in cast(faust.Stream[bytes], stream).take_events(
+            settings.batch_max, within=settings.batch_within_seconds
+        ):
             await _answer_batch(batch)
             yield None
 
