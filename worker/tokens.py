@@ -8,17 +8,22 @@ allows its "recommended" set), so `none` can never be selected.
 from __future__ import annotations
 
 import base64
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from joserfc import jwe, jws
 from joserfc._rfc7515.registry import JWSRegistry, construct_registry
-from joserfc.errors import JoseError
+from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import Key
 
 from worker.errors import ErrorCode, NodeError
+
+# "EdDSA" is accepted as a config alias of Ed25519 (RFC 8037 spelling that many
+# verifiers still expect); joserfc would warn about it (RFC 9864) on every token.
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
 
 
 @dataclass(frozen=True)

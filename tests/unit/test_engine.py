@@ -1,0 +1,169 @@
+"""The facade: compile_config / validate_config / generate, claims and store_delta."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from conftest import STORE, KeyForms, base_config
+from jwcrypto import jwk as cjwk
+from jwcrypto import jws as cjws
+
+from worker.claims import JTI_NAMESPACE, build_claims, make_jti
+from worker.config import ConfigInvalid, parse_config
+from worker.engine import CompiledConfig, Generated, compile_config, generate, validate_config
+from worker.errors import ErrorCode, NodeError
+from worker.tokens import compact_header
+
+IAT = 1764355200
+
+
+def run(raw: dict[str, Any], store: dict[str, Any] | None = None, execution_id: str = "exec-1") -> Generated:
+    return generate(compile_config(raw), store=STORE if store is None else store, iat=IAT, execution_id=execution_id)
+
+
+class TestClaims:
+    def test_order_and_values(self) -> None:
+        config = parse_config(base_config(claims={**base_config()["claims"], "nbf": True, "jti": True}))
+        claims = build_claims(config, STORE, IAT, "exec-1")
+        assert list(claims) == ["iat", "iss", "sub", "exp", "nbf", "jti", "email", "roles", "level"]
+        assert claims["nbf"] == IAT and claims["exp"] == IAT + 3600
+        assert claims["jti"] == str(uuid.uuid5(JTI_NAMESPACE, "login-token:3:exec-1"))
+
+    def test_namespace_is_fixed(self) -> None:
+        assert uuid.uuid5(uuid.NAMESPACE_URL, "urn:jwt-generator:jti") == JTI_NAMESPACE
+
+    def test_jti_deterministic_and_distinct(self) -> None:
+        assert make_jti("a", 1, "x") == make_jti("a", 1, "x")
+        assert len({make_jti("a", 1, "x"), make_jti("a", 2, "x"), make_jti("b", 1, "x"), make_jti("a", 1, "y")}) == 4
+
+    def test_flags_off(self) -> None:
+        raw = base_config(claims={"iat": False, "iss": False, "sub": False, "exp": False})
+        assert build_claims(parse_config(raw), STORE, IAT, "e") == {}
+
+    def test_templated_issuer_is_string(self) -> None:
+        raw = base_config(claims={"issuer": "https://{{tenant.host}}/", "subject": "{{user.n}}"})
+        claims = build_claims(parse_config(raw), {"tenant": {"host": "a.example"}, "user": {"n": 42}}, IAT, "e")
+        assert claims["iss"] == "https://a.example/" and claims["sub"] == "42"
+
+    def test_missing_subject_names_field(self) -> None:
+        raw = base_config(claims={"issuer": "i", "subject": "{{user.id}}"})
+        with pytest.raises(NodeError) as info:
+            build_claims(parse_config(raw), {}, IAT, "e")
+        assert info.value.code is ErrorCode.VARIABLE_NOT_FOUND and "subject" in info.value.message
+
+    def test_custom_conversion(self) -> None:
+        custom = [
+            {"key": "n", "value": "{{v.s}}", "type": "Number"},
+            {"key": "b", "value": "{{v.b}}", "type": "Boolean"},
+            {"key": "o", "value": "{{v.o}}", "type": "Object"},
+            {"key": "t", "value": "x-{{v.o}}", "type": "String"},
+            {"key": "static", "value": [1, "{{v.s}}"], "type": "Array"},
+        ]
+        raw = base_config(claims={"iss": False, "sub": False, "custom": custom})
+        store = {"v": {"s": "12", "b": "TRUE", "o": '{"a":1}'}}
+        claims = build_claims(parse_config(raw), store, IAT, "e")
+        assert claims == {
+            "iat": IAT,
+            "exp": IAT + 3600,
+            "n": 12,
+            "b": True,
+            "o": {"a": 1},
+            "t": 'x-{"a":1}',
+            "static": [1, "{{v.s}}"],
+        }
+
+
+class TestGenerate:
+    def test_contract_example(self) -> None:
+        out = run(base_config())
+        assert out.token_info == {"alg": "HS256", "enc": None, "kid": "hs-1", "iat": IAT, "exp": IAT + 3600}
+        assert out.store_delta == [
+            {"variable": "jwt", "values": {"token": out.token, "exp": IAT + 3600}, "frontend": False}
+        ]
+
+    def test_no_store_gives_empty_delta(self) -> None:
+        assert run(base_config(store=None)).store_delta == []
+
+    def test_jti_in_token_info_only_when_on(self) -> None:
+        assert "jti" not in run(base_config()).token_info
+        raw = base_config(claims={**base_config()["claims"], "jti": True})
+        assert run(raw).token_info["jti"] == make_jti("login-token", 3, "exec-1")
+
+    def test_exp_null_when_exp_claim_off(self) -> None:
+        raw = base_config(claims={**base_config()["claims"], "exp": False})
+        assert run(raw).token_info["exp"] is None
+
+    def test_all_attributes_signed(self, rsa2048: KeyForms) -> None:
+        attrs = ["token", "header", "claims", "kid", "alg", "enc", "iat", "exp", "jti", "public_jwk"]
+        sig = {"type": "asymmetric", "key_type": "RSA", "alg": "RS256", "kid": "r1", "private_key": rsa2048.pkcs8}
+        out = run(base_config(signature=sig, store={"variable": "jwt", "attributes": attrs, "frontend": True}))
+        (delta,) = out.store_delta
+        values = delta["values"]
+        assert list(values) == attrs and delta["frontend"] is True
+        assert values["token"] == out.token
+        assert values["header"] == {"alg": "RS256", "typ": "JWT", "kid": "r1"} == compact_header(out.token)
+        assert values["claims"]["sub"] == "u-42"
+        assert (values["kid"], values["alg"], values["enc"]) == ("r1", "RS256", None)
+        assert (values["iat"], values["exp"], values["jti"]) == (IAT, IAT + 3600, None)
+        public = values["public_jwk"]
+        assert public["kid"] == "r1" and "d" not in public
+        verifier = cjws.JWS()
+        verifier.deserialize(out.token)
+        verifier.verify(cjwk.JWK(**public), alg="RS256")
+
+    def test_header_attribute_encrypted(self) -> None:
+        enc = {"type": "symmetric", "alg": "A128GCMKW", "password": "k" * 16}
+        out = run(base_config(encryption=enc, store={"variable": "j", "attributes": ["header", "alg", "enc", "kid"]}))
+        values = out.store_delta[0]["values"]
+        header = values["header"]
+        assert header["cty"] == "JWT" and header["alg"] == "A128GCMKW" and header["enc"] == "A256GCM"
+        assert "iv" in header and "tag" in header
+        assert (values["alg"], values["enc"], values["kid"]) == ("HS256", "A256GCM", "hs-1")
+
+    def test_encryption_only_token_info(self) -> None:
+        enc = {"type": "symmetric", "alg": "dir", "enc": "A128GCM", "kid": "e1", "password": "k" * 16}
+        out = run(base_config(signature=None, encryption=enc))
+        assert out.token_info == {"alg": "dir", "enc": "A128GCM", "kid": "e1", "iat": IAT, "exp": IAT + 3600}
+
+    def test_variable_not_found(self) -> None:
+        with pytest.raises(NodeError) as info:
+            run(base_config(), store={"user": {"id": "u"}})
+        assert info.value.code is ErrorCode.VARIABLE_NOT_FOUND
+        assert info.value.message == "custom claim 'email': flow store has no 'user.email'"
+        assert info.value.retryable is False
+
+    def test_claim_type_mismatch(self) -> None:
+        store = {"user": {"id": "u", "email": "e", "roles": "not-json"}}
+        with pytest.raises(NodeError) as info:
+            run(base_config(), store=store)
+        assert info.value.code is ErrorCode.CLAIM_TYPE_MISMATCH and "custom claim 'roles'" in info.value.message
+        assert "not-json" not in info.value.message
+
+    def test_same_inputs_same_token(self) -> None:
+        compiled = compile_config(base_config())
+        a = generate(compiled, store=STORE, iat=IAT, execution_id="x")
+        b = generate(compiled, store=STORE, iat=IAT, execution_id="x")
+        assert a == b
+
+    def test_compiled_is_frozen_and_hides_keys(self) -> None:
+        compiled = compile_config(base_config())
+        assert isinstance(compiled, CompiledConfig)
+        with pytest.raises(AttributeError):
+            compiled.id = "x"  # type: ignore[misc]
+        assert "0123456789abcdef" not in repr(compiled)
+
+
+class TestValidate:
+    def test_valid(self) -> None:
+        assert validate_config(base_config()) == []
+
+    def test_lists_every_problem(self) -> None:
+        found = validate_config(base_config(id="", version=0, signature=None))
+        assert [p.split(":")[0] for p in found] == ["id", "version", "signature"]
+
+    def test_compile_raises_config_invalid(self) -> None:
+        with pytest.raises(ConfigInvalid) as info:
+            compile_config(base_config(version=0))
+        assert info.value.problems == ["version: must be an integer >= 1, got 0"]
