@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -66,9 +67,10 @@ def answer(
     except NodeError as error:
         return _failure(key, parsed, error, table.version_of(parsed.config_id))
     except Exception as exc:
-        # The worker must never die of an event. Log the type only: the
-        # exception text of a crypto library may quote key material.
-        log.exception("internal error answering execution %s", parsed.execution_id, exc_info=False)
+        # The worker must never die of an event. Log the type and the stack but
+        # not the exception text: a crypto library's message may quote key material.
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("internal error answering execution %s: %s\n%s", parsed.execution_id, type(exc).__name__, stack)
         internal = NodeError(ErrorCode.INTERNAL, f"internal error ({type(exc).__name__}); the worker log has details")
         return _failure(key, parsed, internal, table.version_of(parsed.config_id))
 

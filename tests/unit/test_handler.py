@@ -1,0 +1,186 @@
+"""The node's decision per record, without Kafka: parsing, routing, config versions, key caching."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.unit.conftest import STORE, base_config
+from worker import events
+from worker.configtable import ConfigTable
+from worker.handler import Answer, RecordRef, Route, answer
+
+
+def record(value: bytes | None, key: bytes | None = b"k", timestamp: float | None = 1764355200.5) -> RecordRef:
+    return RecordRef("p.requests", 3, 41, timestamp, key, value)
+
+
+def request(config_id: str = "login-token", version: int | None = 3, **overrides: Any) -> dict[str, Any]:
+    req: dict[str, Any] = {
+        "execution_id": "exec-1",
+        "flow": {"id": "f", "type": "Authentication"},
+        "node": {"id": "n"},
+        "config": {"id": config_id} if version is None else {"id": config_id, "version": version},
+        "store": STORE,
+        "issued_at": 1764355200,
+    }
+    req.update(overrides)
+    return req
+
+
+def table_with(*configs: dict[str, Any]) -> ConfigTable:
+    table = ConfigTable()
+    for config in configs:
+        table.apply(config["id"].encode(), orjson.dumps(config))
+    return table
+
+
+def run(table: ConfigTable, value: bytes | None, key: bytes | None = b"k") -> tuple[Answer, dict[str, Any]]:
+    rec = record(value, key)
+    result = answer(rec, events.parse_request(value), table)
+    return result, orjson.loads(result.value)
+
+
+def test_success_answer_carries_token_info_and_store_delta() -> None:
+    result, body = run(table_with(base_config()), orjson.dumps(request()))
+    assert result.route is Route.TRUE and result.key == b"k"
+    assert body["outcome"] == "True"
+    assert body["config"] == {"id": "login-token", "version": 3}
+    assert body["token_info"]["iat"] == 1764355200 and body["token_info"]["exp"] == 1764355200 + 3600
+    assert body["store_delta"][0]["variable"] == "jwt"
+    assert set(body["store_delta"][0]["values"]) == {"token", "exp"}
+
+
+def test_iat_falls_back_to_the_record_timestamp() -> None:
+    req = request()
+    del req["issued_at"]
+    _, body = run(table_with(base_config()), orjson.dumps(req))
+    assert body["token_info"]["iat"] == 1764355200  # floor of the record's 1764355200.5
+
+
+def test_answer_key_is_the_execution_id_when_the_record_has_none() -> None:
+    result, _ = run(table_with(base_config()), orjson.dumps(request()), key=None)
+    assert result.key == b"exec-1"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, "empty"),
+        (b"\x00\x01garbage", "not valid JSON"),
+        (b"[1, 2]", "not an object"),
+        (orjson.dumps({"flow": {"type": "API"}}), "execution_id"),
+        (orjson.dumps({"execution_id": "   "}), "execution_id"),
+        (orjson.dumps({"execution_id": 42}), "execution_id"),
+    ],
+)
+def test_unanswerable_records_become_dead_letters(value: bytes | None, reason: str) -> None:
+    result, body = run(ConfigTable(), value, key=b"orig")
+    assert result.route is Route.DEADLETTER and result.key == b"orig"
+    assert reason in body["reason"]
+    assert (body["topic"], body["partition"], body["offset"]) == ("p.requests", 3, 41)
+    assert body["key_b64"] == base64.b64encode(b"orig").decode()
+    assert body["value_b64"] == (None if value is None else base64.b64encode(value).decode())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"flow": {"type": "Checkout"}}, "FLOW_TYPE_NOT_SUPPORTED", "flow.type"),
+        ({"flow": None}, "MALFORMED_EVENT", "flow"),
+        ({"config": {"version": 2}}, "MALFORMED_EVENT", "config.id"),
+        ({"config": {"id": "login-token", "version": 0}}, "MALFORMED_EVENT", "config.version"),
+        ({"config": {"id": "login-token", "version": True}}, "MALFORMED_EVENT", "config.version"),
+        ({"store": "user=1"}, "MALFORMED_EVENT", "store"),
+        ({"issued_at": -5}, "MALFORMED_EVENT", "issued_at"),
+        ({"node": []}, "MALFORMED_EVENT", "node"),
+    ],
+)
+def test_malformed_requests_fail_naming_the_field(overrides: dict[str, Any], code: str, field: str) -> None:
+    result, body = run(table_with(base_config()), orjson.dumps(request(**overrides)))
+    assert result.route is Route.FAILURE and result.code == code
+    assert body["error"]["code"] == code and body["error"]["retryable"] is False
+    assert body["error"]["message"].startswith(field)
+    assert body["execution_id"] == "exec-1"
+
+
+def test_missing_store_is_an_empty_store() -> None:
+    config = base_config(claims={"iss": False, "sub": False})
+    req = request()
+    del req["store"]
+    result, _ = run(table_with(config), orjson.dumps(req))
+    assert result.route is Route.TRUE
+
+
+def test_config_versions() -> None:
+    table = table_with(base_config(version=3))
+    assert run(table, orjson.dumps(request(version=None)))[0].route is Route.TRUE
+    newer = run(table, orjson.dumps(request(version=4)))[1]["error"]
+    assert newer["code"] == "CONFIG_NOT_FOUND" and newer["retryable"] is True
+    older = run(table, orjson.dumps(request(version=2)))[1]["error"]
+    assert older["code"] == "CONFIG_VERSION_MISMATCH" and older["retryable"] is False
+    assert table.needs_newer("login-token", 4) and not table.needs_newer("login-token", 3)
+    assert table.needs_newer("other", None)
+
+
+def test_unknown_config_is_not_found() -> None:
+    _, body = run(ConfigTable(), orjson.dumps(request()))
+    assert body["error"]["code"] == "CONFIG_NOT_FOUND"
+    assert body["config"] == {"id": "login-token", "version": 3}
+
+
+def test_config_record_problems_are_config_invalid() -> None:
+    table = ConfigTable()
+    table.apply(b"bad-json", b"{nope")
+    table.apply(b"not-object", b"[]")
+    table.apply(b"wrong-id", orjson.dumps(base_config(id="other")))
+    for config_id in ("bad-json", "not-object", "wrong-id"):
+        _, body = run(table, orjson.dumps(request(config_id, version=None)))
+        assert body["error"]["code"] == "CONFIG_INVALID", config_id
+    assert table.summary() == (3, 3)
+
+
+def test_key_is_parsed_once_per_config_version_and_replaced_by_a_new_one() -> None:
+    table = table_with(base_config(version=1))
+    for _ in range(5):
+        assert run(table, orjson.dumps(request(version=1)))[0].route is Route.TRUE
+    assert table.compilations == 1
+    table.apply(b"login-token", orjson.dumps(base_config(version=2)))
+    for _ in range(3):
+        assert run(table, orjson.dumps(request(version=2)))[0].route is Route.TRUE
+    assert table.compilations == 2
+
+
+def test_invalid_config_is_compiled_once_and_fails_every_request() -> None:
+    config = base_config()
+    config["signature"]["password"] = "TOP-SECRET"  # far too short for HS256
+    table = table_with(config)
+    for _ in range(3):
+        result, body = run(table, orjson.dumps(request()))
+        assert result.code == "CONFIG_INVALID"
+        assert "signature.password" in body["error"]["message"]
+        assert "TOP-SECRET" not in result.value.decode()
+    assert table.compilations == 1
+
+
+def test_tombstone_removes_the_config() -> None:
+    table = table_with(base_config())
+    table.apply(b"login-token", None)
+    assert "login-token" not in table
+    assert table.apply(None, b"{}") is None  # a keyless record cannot be addressed
+
+
+def test_an_engine_bug_is_an_internal_failure_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker import engine
+
+    def explode(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("-----BEGIN PRIVATE KEY----- secret material")
+
+    monkeypatch.setattr(engine, "generate", explode)
+    result, body = run(table_with(base_config()), orjson.dumps(request()))
+    assert result.route is Route.FAILURE and result.code == "INTERNAL"
+    assert "BEGIN PRIVATE KEY" not in body["error"]["message"]
+    assert "RuntimeError" in body["error"]["message"]
