@@ -561,8 +561,8 @@ class _Parser:
         if d is None:
             return None
         kid = self.string(d, f"{path}.", "kid", required=False)
-        enc = d.get("enc", DEFAULT_ENC) if d.get("enc") is not None else DEFAULT_ENC
-        if enc not in ENC_KEY_BYTES:
+        enc = d.get("enc") if d.get("enc") is not None else DEFAULT_ENC
+        if not isinstance(enc, str) or enc not in ENC_KEY_BYTES:
             got = f"'{enc}'" if isinstance(enc, str) else _kind(enc)
             self.add(f"{path}.enc", f"must be one of {', '.join(ENC_KEY_BYTES)}, got {got}")
             enc = None

@@ -49,7 +49,12 @@ class Generated:
 
 def compile_config(raw: object, *, kek: Key | None = None) -> CompiledConfig:
     """Validate `raw` (dict or JSON text) and prepare its keys; raises ConfigInvalid."""
-    config = parse_config(raw, kek)
+    try:
+        config = parse_config(raw, kek)
+    except ConfigInvalid:
+        raise
+    except Exception as exc:  # a validator bug must not take the worker down with the record
+        raise ConfigInvalid([f"config: cannot be validated (unexpected {type(exc).__name__})"]) from exc
     problems: list[str] = []
     signer: Signer | None = None
     encrypter: Encrypter | None = None
