@@ -203,12 +203,16 @@ def convert(value: Any, claim_type: str, where: str) -> Any:
 
 def _parse_json(text: str) -> Any:
     try:
-        return orjson.loads(text)
+        parsed = orjson.loads(text)
     except orjson.JSONDecodeError:
-        try:  # orjson refuses integers beyond 64 bits; the stdlib does not
+        try:  # e.g. NaN / Infinity spellings, refused below by the finiteness check
             return json.loads(text)
         except ValueError:
             return _MISSING
+    if isinstance(parsed, float) and not any(c in text for c in ".eE"):
+        # orjson turns integers beyond 64 bits into floats; keep them exact.
+        return json.loads(text)
+    return parsed
 
 
 def _mismatch(value: Any, claim_type: str, where: str, got: str | None = None) -> Any:

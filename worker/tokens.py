@@ -8,6 +8,7 @@ allows its "recommended" set), so `none` can never be selected.
 from __future__ import annotations
 
 import base64
+import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,7 +83,7 @@ class Encrypter:
 
 def produce(claims: dict[str, Any], signer: Signer | None, encrypter: Encrypter | None) -> str:
     """The final compact token: JWS, JWE of the claims, or JWE of the JWS (nested)."""
-    payload = orjson.dumps(claims)
+    payload = _dumps(claims)
     if encrypter is None:
         if signer is None:
             raise NodeError(ErrorCode.INTERNAL, "config has neither signature nor encryption")
@@ -91,6 +92,13 @@ def produce(claims: dict[str, Any], signer: Signer | None, encrypter: Encrypter 
         signed, _ = signer.sign(payload)
         return encrypter.encrypt(signed.encode("ascii"), nested=True)
     return encrypter.encrypt(payload, nested=False)
+
+
+def _dumps(claims: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(claims)
+    except TypeError:  # integers beyond 64 bits: the stdlib writes them exactly
+        return json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def compact_header(token: str) -> dict[str, Any]:

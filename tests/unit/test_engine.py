@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from typing import Any
 
@@ -140,6 +142,17 @@ class TestGenerate:
             run(base_config(), store=store)
         assert info.value.code is ErrorCode.CLAIM_TYPE_MISMATCH and "custom claim 'roles'" in info.value.message
         assert "not-json" not in info.value.message
+
+    def test_integers_beyond_64_bits_stay_exact(self) -> None:
+        custom = [{"key": "big", "value": "{{v.n}}", "type": "Number"}, {"key": "s", "value": 2**70, "type": "Number"}]
+        raw = base_config(
+            claims={"iss": False, "sub": False, "custom": custom}, store={"variable": "j", "attributes": ["claims"]}
+        )
+        out = run(raw, store={"v": {"n": str(-(2**65))}})
+        assert out.store_delta[0]["values"]["claims"]["big"] == -(2**65)
+        payload = out.token.split(".")[1]
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert decoded["big"] == -(2**65) and decoded["s"] == 2**70
 
     def test_same_inputs_same_token(self) -> None:
         compiled = compile_config(base_config())
