@@ -84,7 +84,11 @@ async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, 
 
 
 async def count_answers(bootstrap: str, topics: list[str], n: int, timeout: float) -> float:
-    """Wait until n answers are on `topics`; returns the monotonic time the last one was seen."""
+    """Wait until n answers are on `topics`; returns the seconds between the first and the last.
+
+    Measured on the answers' own timestamps (set by the producer that sent
+    them), so start-up and the polling of this counter do not count.
+    """
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:
@@ -99,13 +103,17 @@ async def count_answers(bootstrap: str, topics: list[str], n: int, timeout: floa
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         seen = 0
+        first, last = float("inf"), 0.0
         deadline = time.monotonic() + timeout
         while seen < n and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-            seen += sum(len(r) for r in batches.values())
+            for records in batches.values():
+                seen += len(records)
+                for record in records:
+                    first, last = min(first, record.timestamp), max(last, record.timestamp)
         if seen < n:
             raise TimeoutError(f"only {seen} of {n} answers within {timeout}s")
-        return time.monotonic()
+        return (last - first) / 1000
     finally:
         await consumer.stop()
 
@@ -162,6 +170,8 @@ async def run_side(
     names = TopicNames(f"bench-{side}-{uuid.uuid4().hex[:6]}")
     await ensure_topics(bootstrap, names, 8, 1)
     await produce(bootstrap, names.configs, [(b"bench", orjson.dumps(config))])
+    # A backlog drained from the start: the producer of the requests is not measured.
+    await produce(bootstrap, names.requests, values)  # type: ignore[arg-type]
     worker = None
     bare: asyncio.Task[None] | None = None
     if side == "worker":
@@ -171,13 +181,8 @@ async def run_side(
         await asyncio.to_thread(worker.start)
     else:
         bare = asyncio.create_task(bare_loop(bootstrap, names, config, len(values), batch))
-        await asyncio.sleep(2)  # let it join its group
     try:
-        counter = asyncio.create_task(count_answers(bootstrap, [names.true], len(values), timeout=600))
-        started = time.monotonic()
-        await produce(bootstrap, names.requests, values)  # type: ignore[arg-type]
-        finished = await counter
-        return finished - started
+        return await count_answers(bootstrap, [names.true], len(values), timeout=600)
     finally:
         if worker is not None:
             worker.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-COOKBOOK = Path("/work/shared/jose-cookbook")
+# shared/ sits beside the repository (in CI too); JOSE_COOKBOOK overrides.
+COOKBOOK = Path(os.environ.get("JOSE_COOKBOOK", Path(__file__).resolve().parents[3] / "shared" / "jose-cookbook"))
 
 HS256_SECRET = "0123456789abcdef0123456789abcdef"  # 32 bytes
 
