@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from tests.kafkaio import JWTGEN, REPO, WorkerProcess, free_port
 from worker import events, handler, keygen
 from worker.configtable import ConfigTable
+from worker.sink import BatchSink, Outgoing
 from worker.topics import TopicNames, ensure_topics
 
 
@@ -138,27 +139,25 @@ async def bare_loop(bootstrap: str, names: TopicNames, config: dict[str, Any], n
         handler.Route.FAILURE: names.failure,
         handler.Route.DEADLETTER: names.deadletter,
     }
+    sink = BatchSink(lambda: producer, lambda exc: None)
     try:
         done = 0
         while done < n:
             batches = await consumer.getmany(timeout_ms=100, max_records=batch)
-            pending = []
+            outgoing: list[Outgoing] = []
             for records in batches.values():
                 for rec in records:
                     ref = handler.RecordRef(
                         rec.topic, rec.partition, rec.offset, rec.timestamp / 1000, rec.key, rec.value
                     )
                     result = handler.answer(ref, events.parse_request(rec.value), table)
-                    pending.append(
-                        producer.send(
-                            routes[result.route], key=result.key, value=result.value, headers=list(rec.headers)
-                        )
-                    )
-                    done += 1
-            if pending:
-                await asyncio.gather(*pending)  # enqueue the batch, then one flush, then commit
+                    outgoing.append((routes[result.route], result.key, result.value, rec.headers))
+            if outgoing:
+                # The same sink as the worker; then flush and commit, as Faust does.
+                await sink.send(outgoing)
                 await producer.flush()
                 await consumer.commit()
+                done += len(outgoing)
     finally:
         await consumer.stop()
         await producer.stop()

@@ -6,6 +6,7 @@ It only moves records between Kafka and the pure core (`handler`, `engine`).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from worker.configfeed import ConfigFeed
 from worker.configtable import ConfigTable
 from worker.handler import Route
 from worker.settings import Settings
+from worker.sink import BatchSink, Outgoing
 from worker.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -70,11 +72,10 @@ def create_app(settings: Settings) -> faust.App:
         broker_max_poll_records=settings.batch_max,
     )
     requests_topic = app.topic(names.requests, key_type=bytes, value_type=bytes, internal=False)
-    routes = {
-        Route.TRUE: app.topic(names.true, key_type=bytes, value_type=bytes),
-        Route.FAILURE: app.topic(names.failure, key_type=bytes, value_type=bytes),
-        Route.DEADLETTER: app.topic(names.deadletter, key_type=bytes, value_type=bytes),
-    }
+    routes = {Route.TRUE: names.true, Route.FAILURE: names.failure, Route.DEADLETTER: names.deadletter}
+    # Faust's own producer carries the answers, so its flush before every
+    # offset commit covers them: a request is committed only once answered.
+    sink = BatchSink(lambda: app.producer._producer, lambda exc: app._crash(exc))  # type: ignore[attr-defined]
     table = ConfigTable(kek=load_kek(settings))
     feed = ConfigFeed(settings.bootstrap_servers, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
@@ -99,16 +100,21 @@ def create_app(settings: Settings) -> faust.App:
             await feed.catch_up(settings.config_wait_seconds)
         compilations = table.compilations
         metrics.BATCH_SIZE.observe(len(batch))
+        outgoing: list[Outgoing] = []
+        outcomes: Counter[tuple[str, str]] = Counter()
         for event, request in zip(batch, parsed, strict=True):
             message = event.message
             record = handler.RecordRef(
                 message.topic, message.partition, message.offset, message.timestamp, message.key, message.value
             )
             result = handler.answer(record, request, table)
-            routes[result.route].send_soon(key=result.key, value=result.value, headers=list(message.headers or ()))
-            metrics.ANSWERS.labels(result.route.value, result.code).inc()
+            outgoing.append((routes[result.route], result.key, result.value, message.headers or ()))
+            outcomes[(result.route.value, result.code)] += 1
             if result.route is Route.TRUE:
                 metrics.REQUEST_SECONDS.observe(result.seconds)
+        await sink.send(outgoing)
+        for (route, code), count in outcomes.items():
+            metrics.ANSWERS.labels(route, code).inc(count)
         if table.compilations != compilations:
             metrics.CONFIG_COMPILATIONS.inc(table.compilations - compilations)
 
