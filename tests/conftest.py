@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.kafkaio import JWTGEN, REPO, free_port
+from tests.kafkaio import JWTGEN, REPO, free_port, load_schemas
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +40,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def schemas() -> dict[str, object]:
-    import orjson
-
-    return {p.name.split(".")[0]: orjson.loads(p.read_bytes()) for p in (REPO / "schemas").glob("*.schema.json")}
+    return load_schemas()
 
 
 def pytest_report_header() -> list[str]:

@@ -19,11 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 REPO = Path(__file__).resolve().parent.parent
 JWTGEN = [sys.executable, "-m", "worker.cli"]
+SCHEMA_OF_TOPIC = {"true": "success", "failure": "failure", "deadletter": "deadletter"}
+
+
+def load_schemas() -> dict[str, Any]:
+    return {p.name.split(".")[0]: orjson.loads(p.read_bytes()) for p in (REPO / "schemas").glob("*.schema.json")}
 
 
 def free_port() -> int:
@@ -115,8 +121,11 @@ class KafkaIO:
         self.prefix = prefix
         self.loop = asyncio.new_event_loop()
         self.answers: dict[str, list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]] = {}
+        self.partitions: dict[str, list[tuple[int, int]]] = {}  # key -> (partition, partitions of its topic)
+        self.partition_counts: dict[str, int] = {}
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
+        self.schemas = load_schemas()
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}.{name}"
@@ -143,6 +152,7 @@ class KafkaIO:
                         break
                     await asyncio.sleep(0.1)
                 assert parts, f"topic {topic} was not created by the worker"
+                self.partition_counts[topic] = len(parts)
                 tps += [TopicPartition(topic, p) for p in parts]
             self.consumer.assign(tps)
             await self.consumer.seek_to_beginning(*tps)
@@ -193,7 +203,11 @@ class KafkaIO:
             for record in records:
                 key = record.key.decode() if record.key is not None else ""
                 headers = [(k, v) for k, v in (record.headers or ())]
-                self.answers.setdefault(key, []).append((kind, orjson.loads(record.value), headers))
+                body = orjson.loads(record.value)
+                # Every event the worker emits must match its JSON Schema.
+                jsonschema.validate(body, self.schemas[SCHEMA_OF_TOPIC[kind]])
+                self.answers.setdefault(key, []).append((kind, body, headers))
+                self.partitions.setdefault(key, []).append((tp.partition, self.partition_counts[tp.topic]))
 
     def wait_for(self, keys: list[str], timeout: float = 30.0) -> dict[str, tuple[str, dict[str, Any]]]:
         """Every key's first answer as (kind, body); fails the test if one is missing."""

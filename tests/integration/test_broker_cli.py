@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.kafkaio import JWTGEN, REPO, free_port
 
 pytestmark = pytest.mark.integration
+
+
+async def transaction_commits(bootstrap: str) -> list[bytes]:
+    """A transactional write and a read_committed read: the one-node transaction log works."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id="jwtgen-test-txn")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send_and_wait("txn-check", b"in-txn")
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        "txn-check", bootstrap_servers=bootstrap, isolation_level="read_committed", auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=10000)
+        return [r.value for records in batches.values() for r in records]
+    finally:
+        await consumer.stop()
 
 
 def jwtgen(*args: str) -> subprocess.CompletedProcess[str]:
@@ -28,6 +50,7 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
         assert "already running" in again.stdout
         assert (data / "broker.pid").read_text().strip() == pid
         assert (data / "server.log").stat().st_size > 0  # the broker logs through Log4j2
+        assert asyncio.run(transaction_commits(f"127.0.0.1:{port}")) == [b"in-txn"]
     finally:
         stopped = jwtgen("broker", "stop", "--data-dir", str(data))
     assert stopped.returncode == 0 and f"pid {pid}" in stopped.stdout
