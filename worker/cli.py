@@ -282,6 +282,48 @@ def keys_generate(kty: str, size: int | None, curve: str | None, alg: str | None
     click.echo(_pretty({"private": private, "public": public}))
 
 
+@keys.command("seal")
+@click.option(
+    "--kek",
+    "kek_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="JWK file of the workers' key-encryption key (its public half is enough for RSA/EC).",
+)
+@click.option(
+    "--secret-file",
+    type=click.File("r"),
+    default="-",
+    show_default=True,
+    help="Where to read the secret (a password, a JWK JSON or a PEM); '-' is standard input.",
+)
+def keys_seal(kek_file: Path, secret_file: Any) -> None:
+    """Seal a secret so that only workers holding JWTGEN_KEK can open it.
+
+    Prints {"sealed": "<JWE>"}, which may stand in a config for any secret
+    field (password, jwk, private_key): no plaintext key material then sits in
+    Kafka. The secret is read whole, with one trailing newline removed.
+
+    \b
+    Example:
+      jwtgen keys generate --type RSA --alg RSA-OAEP-256 > kek.json   # once; give workers "private"
+      jwtgen keys seal --kek kek-public.json < signing-key.pem
+    """
+    from joserfc.jwk import import_key
+
+    from worker.sealed import seal
+
+    try:
+        kek = import_key(orjson.loads(kek_file.read_bytes()))
+    except Exception as exc:
+        raise click.ClickException(f"{kek_file}: not a usable JWK ({type(exc).__name__})") from exc
+    secret = secret_file.read()
+    secret = secret[:-1] if secret.endswith("\n") else secret
+    if not secret:
+        raise click.ClickException("the secret is empty")
+    click.echo(orjson.dumps(seal(secret, kek)).decode())
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

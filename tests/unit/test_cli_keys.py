@@ -1,0 +1,43 @@
+"""`jwtgen keys seal`: what it prints opens with the workers' key and backs a config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+from joserfc.jwk import import_key
+
+from tests.unit.conftest import HS256_SECRET, base_config
+from worker.cli import main
+from worker.engine import compile_config
+from worker.keygen import generate_keypair
+from worker.sealed import open_sealed
+
+
+def test_seal_round_trip_through_a_config(tmp_path: Path) -> None:
+    private, public = generate_keypair("RSA", None, None, "RSA-OAEP-256", "kek-1")
+    (tmp_path / "kek-public.json").write_bytes(orjson.dumps(public))
+    result = CliRunner().invoke(
+        main, ["keys", "seal", "--kek", str(tmp_path / "kek-public.json")], input=HS256_SECRET + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    sealed = orjson.loads(result.output)
+    assert set(sealed) == {"sealed"} and HS256_SECRET not in result.output
+    kek = import_key(private)
+    assert open_sealed(sealed, kek, "signature.password") == HS256_SECRET
+
+    config = base_config()
+    config["signature"]["password"] = sealed
+    compiled = compile_config(config, kek=kek)
+    assert compiled.alg == "HS256"
+
+
+def test_seal_refuses_a_bad_kek_and_an_empty_secret(tmp_path: Path) -> None:
+    (tmp_path / "kek.json").write_text('{"kty": "nope"}')
+    bad = CliRunner().invoke(main, ["keys", "seal", "--kek", str(tmp_path / "kek.json")], input="x")
+    assert bad.exit_code != 0 and "not a usable JWK" in bad.output
+    _, public = generate_keypair("EC", None, "P-256", None, None)
+    (tmp_path / "ec.json").write_bytes(orjson.dumps(public))
+    empty = CliRunner().invoke(main, ["keys", "seal", "--kek", str(tmp_path / "ec.json")], input="\n")
+    assert empty.exit_code != 0 and "empty" in empty.output
