@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> faust.App:
             metrics.ANSWERS.labels(route, code).inc(count)
         if table.compilations != compilations:
             metrics.CONFIG_COMPILATIONS.inc(table.compilations - compilations)
+            metrics.CONFIGS_INVALID.set(table.summary()[1])  # compiling may have found some
 
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:

@@ -71,23 +71,38 @@ class ConfigFeed:
 
     async def _run(self) -> None:
         assert self._consumer is not None
-        startup_ends = await self._end_offsets()
+        startup_ends: dict[TopicPartition, int] | None = None
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=1000)
-            for records in batches.values():
-                for record in records:
-                    self.table.apply(record.key, record.value)
-            for tp in self._partitions:
-                self._positions[tp] = await self._consumer.position(tp)
+            try:
+                if startup_ends is None:
+                    startup_ends = await self._end_offsets()
+                await self._poll_once(startup_ends)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The feed must outlive a broker hiccup: a stale table is
+                # better than none, and the next poll resumes where it was.
+                log.warning("config feed: %s, retrying in 1s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    async def _poll_once(self, startup_ends: dict[TopicPartition, int]) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=200, max_records=1000)
+        for records in batches.values():
+            for record in records:
+                self.table.apply(record.key, record.value)
+        for tp in self._partitions:
+            self._positions[tp] = await self._consumer.position(tp)
+        if batches:
             held, invalid = self.table.summary()
             metrics.CONFIGS.set(held)
             metrics.CONFIGS_INVALID.set(invalid)
-            if not self.ready.is_set() and self._reached(startup_ends):
-                self.ready.set()
-                metrics.CONFIG_TABLE_READY.set(1)
-                log.info("config table caught up: %d configs (%d invalid)", held, invalid)
-            async with self._progress:
-                self._progress.notify_all()
+        if not self.ready.is_set() and self._reached(startup_ends):
+            self.ready.set()
+            metrics.CONFIG_TABLE_READY.set(1)
+            log.info("config table caught up: %d configs", len(self.table))
+        async with self._progress:
+            self._progress.notify_all()
 
     def _reached(self, ends: dict[TopicPartition, int]) -> bool:
         return all(self._positions.get(tp, -1) >= end for tp, end in ends.items())
@@ -101,4 +116,7 @@ class ConfigFeed:
                     await self._progress.wait_for(lambda: self._reached(ends))
             return True
         except TimeoutError:
+            return False
+        except Exception as exc:  # the broker did not answer: answer from what we hold
+            log.warning("config feed: cannot read end offsets (%s)", type(exc).__name__)
             return False
