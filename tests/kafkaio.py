@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -119,19 +120,25 @@ class KafkaIO:
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
+        # The loop runs in its own thread all the time, so the clients'
+        # background fetches and connections stay alive while a test blocks
+        # (say, on starting a worker), as they would in a real orchestrator.
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="kafkaio", daemon=True)
+        self._thread.start()
         self.answers: dict[str, list[tuple[str, dict[str, Any], list[tuple[str, bytes]]]]] = {}
         self.partitions: dict[str, list[tuple[int, int]]] = {}  # key -> (partition, partitions of its topic)
         self.partition_counts: dict[str, int] = {}
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
-        self.schemas = load_schemas()
+        # Built once: jsonschema.validate re-checks the schema on every call (~15 ms).
+        self.validators = {name: jsonschema.Draft202012Validator(schema) for name, schema in load_schemas().items()}
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}.{name}"
 
     def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def open(self) -> KafkaIO:
         async def start() -> None:
@@ -168,6 +175,8 @@ class KafkaIO:
                 await self.consumer.stop()
 
         self.run(stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
         self.loop.close()
 
     def put_config(self, config: dict[str, Any] | None, config_id: str | None = None) -> None:
@@ -205,7 +214,7 @@ class KafkaIO:
                 headers = [(k, v) for k, v in (record.headers or ())]
                 body = orjson.loads(record.value)
                 # Every event the worker emits must match its JSON Schema.
-                jsonschema.validate(body, self.schemas[SCHEMA_OF_TOPIC[kind]])
+                self.validators[SCHEMA_OF_TOPIC[kind]].validate(body)
                 self.answers.setdefault(key, []).append((kind, body, headers))
                 self.partitions.setdefault(key, []).append((tp.partition, self.partition_counts[tp.topic]))
 

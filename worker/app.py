@@ -6,6 +6,8 @@ It only moves records between Kafka and the pure core (`handler`, `engine`).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -51,8 +53,13 @@ def load_kek(settings: Settings) -> Any:
 def create_app(settings: Settings) -> faust.App:
     names = TopicNames(settings.topic_prefix)
     brokers = [f"kafka://{hostport.strip()}" for hostport in settings.bootstrap_servers.split(",")]
+    # Faust wants a data dir even without tables; keep it out of the cwd.
+    data_dir = settings.data_dir or os.path.join(tempfile.gettempdir(), f"jwtgen-{settings.group_id}")
     app = faust.App(
         settings.group_id,
+        datadir=data_dir,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
         broker=brokers,
         key_serializer="raw",
         value_serializer="raw",

@@ -96,7 +96,12 @@ def broker_stop(data_dir: Path) -> None:
 @click.option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", default="localhost:9092", help=BOOTSTRAP_HELP)
 @click.option("--prefix", envvar="JWTGEN_TOPIC_PREFIX", default="jwt-generator", help=PREFIX_HELP)
 @click.option(
-    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+    "--log-level",
+    envvar="JWTGEN_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Log level (env JWTGEN_LOG_LEVEL).",
 )
 def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level: str) -> None:
     """Run one worker in the foreground (Ctrl-C stops it cleanly).
@@ -170,7 +175,10 @@ def config_validate(files: tuple[Path, ...]) -> None:
     """
     failed = False
     for path in files:
-        problems = _problems(_load_json_file(path))
+        try:
+            problems = _problems(orjson.loads(path.read_bytes()))
+        except orjson.JSONDecodeError as exc:
+            problems = [f"not valid JSON: {exc}"]
         if problems:
             failed = True
             click.echo(f"{path}: INVALID ({len(problems)} problem{'s' if len(problems) > 1 else ''})")

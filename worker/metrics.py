@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
+from worker.errors import ErrorCode
+
 # The *_created series double what is exposed and no dashboard of ours reads them.
 disable_created_metrics()
 
@@ -42,6 +44,13 @@ CONFIG_TABLE_READY = Gauge(
 CONFIG_WAITS = Counter(
     "jwtgen_config_waits", "Batches that waited for the configs topic to catch up", registry=REGISTRY
 )
+
+# Every answer series exists from the start at 0, so rate() and increase()
+# see the first dead letter or failure of a code instead of a new series at 1.
+ANSWERS.labels("True", "")
+ANSWERS.labels("deadletter", "")
+for _code in ErrorCode:
+    ANSWERS.labels("Failure", _code.value)
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 

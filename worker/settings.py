@@ -20,6 +20,10 @@ class Settings:
     batch_max: int = 500
     batch_within_seconds: float = 0.02
     kek: str | None = None  # the JWK text that opens sealed secrets
+    # How long the group waits for a silent worker before its partitions
+    # move: short enough that a crashed worker's backlog resumes quickly.
+    session_timeout_seconds: float = 15.0
+    data_dir: str | None = None  # Faust's scratch directory; a temp dir when unset
     log_level: str = "info"
 
     @property
@@ -42,6 +46,8 @@ class Settings:
             "config_wait_seconds": float(env.get("JWTGEN_CONFIG_WAIT_SECONDS", cls.config_wait_seconds)),
             "batch_max": int(env.get("JWTGEN_BATCH_MAX", cls.batch_max)),
             "kek": kek,
+            "session_timeout_seconds": float(env.get("JWTGEN_SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds)),
+            "data_dir": env.get("JWTGEN_DATA_DIR"),
             "log_level": env.get("JWTGEN_LOG_LEVEL", cls.log_level),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -431,3 +431,16 @@ def test_help_exits_0_and_mentions_the_options(command: list[str], mentions: lis
         assert result.stdout.startswith("Usage:")
         for word in mentions:
             assert word in result.stdout, (word, result.stdout)
+
+
+def test_validate_reports_every_file_even_after_one_that_is_not_json(tmp_path: Path) -> None:
+    garbled = tmp_path / "garbled.json"
+    garbled.write_text("{not json")
+    good = write(tmp_path, "good.json", config("good"))
+    bad = write(tmp_path, "bad.json", config("bad", ttl=0))
+    result = jwtgen("config", "validate", str(garbled), str(good), str(bad))
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert f"{garbled}: INVALID" in output and "JSON" in output
+    assert f"{good}: ok" in output, output
+    assert f"{bad}: INVALID" in output, output

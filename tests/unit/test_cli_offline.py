@@ -1,10 +1,11 @@
-"""`jwtgen keys seal`: what it prints opens with the workers' key and backs a config."""
+"""The CLI without Kafka: `jwtgen keys seal` and option resolution."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner
 from joserfc.jwk import import_key
 
@@ -41,3 +42,11 @@ def test_seal_refuses_a_bad_kek_and_an_empty_secret(tmp_path: Path) -> None:
     (tmp_path / "ec.json").write_bytes(orjson.dumps(public))
     empty = CliRunner().invoke(main, ["keys", "seal", "--kek", str(tmp_path / "ec.json")], input="\n")
     assert empty.exit_code != 0 and "empty" in empty.output
+
+
+def test_worker_log_level_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from worker.cli import worker
+
+    monkeypatch.setenv("JWTGEN_LOG_LEVEL", "debug")
+    assert worker.make_context("worker", []).params["log_level"] == "debug"
+    assert worker.make_context("worker", ["--log-level", "error"]).params["log_level"] == "error"
