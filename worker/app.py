@@ -102,9 +102,17 @@ def create_app(settings: Settings) -> faust.App:
         parsed = [events.parse_request(event.message.value) for event in batch]
         # One wait per batch, not per record: a request for a config (version)
         # not seen yet may simply be behind us on the configs topic.
-        if any(isinstance(p, events.Request) and table.needs_newer(p.config_id, p.config_version) for p in parsed):
+        behind = [
+            p for p in parsed if isinstance(p, events.Request) and table.needs_newer(p.config_id, p.config_version)
+        ]
+        if behind:
             metrics.CONFIG_WAITS.inc()
-            await feed.catch_up(settings.config_wait_seconds)
+            # A newer version of a known config is on its way (the orchestrator
+            # has seen it): wait for it too, not only for what is already
+            # published. An unknown id only waits for the topic's current end.
+            ahead = [(p.config_id, p.config_version) for p in behind if table.version_of(p.config_id) is not None]
+            arrived = (lambda: not any(table.needs_newer(cid, v) for cid, v in ahead)) if ahead else None
+            await feed.catch_up(settings.config_wait_seconds, until=arrived)
         compilations = table.compilations
         metrics.BATCH_SIZE.observe(len(batch))
         outgoing: list[Outgoing] = []

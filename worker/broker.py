@@ -107,7 +107,9 @@ def _properties(port: int, controller_port: int, log_dir: Path) -> str:
             "inter.broker.listener.name=PLAINTEXT",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"log.dirs={log_dir}",
-            "num.partitions=1",
+            # Topics created by a client's first write (say, requests published
+            # before any worker ran) get the contract's default partition count.
+            "num.partitions=8",
             "offsets.topic.replication.factor=1",
             "offsets.topic.num.partitions=8",
             "transaction.state.log.replication.factor=1",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -107,13 +108,16 @@ class ConfigFeed:
     def _reached(self, ends: dict[TopicPartition, int]) -> bool:
         return all(self._positions.get(tp, -1) >= end for tp, end in ends.items())
 
-    async def catch_up(self, timeout: float) -> bool:
-        """Wait until every config published before this call has been applied."""
+    async def catch_up(self, timeout: float, until: Callable[[], bool] | None = None) -> bool:
+        """Wait until every config published before this call has been applied,
+        and then, if given, until `until()` holds; False when `timeout` ran out."""
         try:
             async with asyncio.timeout(timeout):
                 ends = await self._end_offsets()
                 async with self._progress:
                     await self._progress.wait_for(lambda: self._reached(ends))
+                    if until is not None:
+                        await self._progress.wait_for(until)
             return True
         except TimeoutError:
             return False

@@ -128,6 +128,17 @@ def test_newer_version_waits_then_fails(io: KafkaIO, schemas: dict[str, Any]) ->
     assert error["code"] == "CONFIG_VERSION_MISMATCH" and error["retryable"] is False
 
 
+def test_request_for_a_newer_version_waits_briefly_for_it(io: KafkaIO) -> None:
+    io.put_config(hs256_config("rolling", version=1))
+    request = request_for("rolling", 2)
+    io.send_request(request)
+    time.sleep(0.5)  # the orchestrator saw version 2 a moment before the worker
+    io.put_config(hs256_config("rolling", version=2))
+    kind, body = io.answer(request["execution_id"])
+    assert kind == "true", body
+    assert body["config"]["version"] == 2
+
+
 def test_config_published_right_before_request_is_used(io: KafkaIO) -> None:
     # The request can overtake the config on its way to the worker; the
     # worker reads the configs topic to its end before it gives up.
