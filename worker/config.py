@@ -25,7 +25,14 @@ from joserfc.jwk import Key, OctKey
 from worker import keys as keyops
 from worker.errors import NodeError
 from worker.sealed import SealedError, open_sealed
-from worker.templates import CLAIM_TYPES, Template, TemplateSyntaxError, compile_template, convert
+from worker.templates import (
+    CLAIM_TYPES,
+    Template,
+    TemplateSyntaxError,
+    compile_template,
+    convert,
+    json_type_name,
+)
 
 DEFAULT_TTL = 3600
 DEFAULT_ENC = "A256GCM"
@@ -163,21 +170,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _kind(value: object) -> str:
-    """JSON type name for messages (never the value)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+_kind = json_type_name  # JSON type name for messages (never the value)
 
 
 class _Parser:
