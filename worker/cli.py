@@ -19,6 +19,18 @@ BOOTSTRAP_HELP = "Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BOOT
 PREFIX_HELP = "Topic prefix (env JWTGEN_TOPIC_PREFIX, default jwt-generator)."
 
 
+def _kafka(coro: Any, bootstrap: str) -> Any:
+    """Run a client coroutine; a Kafka that cannot be reached is a one-line error, not a traceback."""
+    from aiokafka.errors import KafkaError
+
+    try:
+        return asyncio.run(coro)
+    except KafkaError as exc:
+        raise click.ClickException(
+            f"cannot reach Kafka at {bootstrap}: {exc} (set KAFKA_BOOTSTRAP_SERVERS or --bootstrap)"
+        ) from exc
+
+
 def _pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
 
@@ -212,7 +224,7 @@ def config_put(file: Path, bootstrap: str, prefix: str, force: bool) -> None:
     config_id = raw.get("id") if isinstance(raw, dict) else None
     if not isinstance(config_id, str) or not config_id:
         raise click.ClickException(f"{file}: needs a string 'id' to be published")
-    asyncio.run(publish_config(bootstrap, TopicNames(prefix), raw, config_id))
+    _kafka(publish_config(bootstrap, TopicNames(prefix), raw, config_id), bootstrap)
     click.echo(f"published config '{config_id}' version {raw.get('version')} to {prefix}.configs")
 
 
@@ -224,7 +236,7 @@ def config_delete(config_id: str, bootstrap: str, prefix: str) -> None:
     """Publish a tombstone for CONFIG_ID: requests for it then fail with CONFIG_NOT_FOUND."""
     from worker.client import publish_config
 
-    asyncio.run(publish_config(bootstrap, TopicNames(prefix), None, config_id))
+    _kafka(publish_config(bootstrap, TopicNames(prefix), None, config_id), bootstrap)
     click.echo(f"deleted config '{config_id}' (tombstone published to {prefix}.configs)")
 
 
@@ -247,7 +259,7 @@ def request(file: Path, bootstrap: str, prefix: str, timeout: float) -> None:
     if not isinstance(event, dict) or not event.get("execution_id"):
         raise click.ClickException(f"{file}: a request needs an 'execution_id' (CONTRACT.md §3)")
     try:
-        topic, answer = asyncio.run(request_and_wait(bootstrap, TopicNames(prefix), event, timeout))
+        topic, answer = _kafka(request_and_wait(bootstrap, TopicNames(prefix), event, timeout), bootstrap)
     except TimeoutError as exc:
         raise click.ClickException(f"{exc}: is a worker running with prefix '{prefix}'?") from exc
     click.echo(f"answer on {topic}:")

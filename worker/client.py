@@ -15,8 +15,8 @@ from worker.topics import TopicNames
 async def publish_config(bootstrap: str, names: TopicNames, config: dict[str, Any] | None, config_id: str) -> None:
     """Publish a config (or, with None, its tombstone) keyed by its id."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
     try:
+        await producer.start()
         value = None if config is None else orjson.dumps(config)
         await producer.send_and_wait(names.configs, key=config_id.encode(), value=value)
     finally:
@@ -33,8 +33,8 @@ async def request_and_wait(
     """Send one node-execution event and return (topic, answer) once it is answered."""
     execution_id = str(request["execution_id"]).encode()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         partitions = [
             TopicPartition(topic, p)
             for topic in (names.true, names.failure)
@@ -45,8 +45,8 @@ async def request_and_wait(
         for tp in partitions:  # fix the start position before sending
             await consumer.position(tp)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
         try:
+            await producer.start()
             await producer.send_and_wait(names.requests, key=execution_id, value=orjson.dumps(request), headers=headers)
         finally:
             await producer.stop()

@@ -50,3 +50,12 @@ def test_worker_log_level_comes_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("JWTGEN_LOG_LEVEL", "debug")
     assert worker.make_context("worker", []).params["log_level"] == "debug"
     assert worker.make_context("worker", ["--log-level", "error"]).params["log_level"] == "error"
+
+
+def test_unreachable_kafka_is_a_one_line_error(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_bytes(orjson.dumps(base_config()))
+    result = CliRunner().invoke(main, ["config", "put", str(config), "--bootstrap", "127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert "cannot reach Kafka at 127.0.0.1:1" in result.output
+    assert "Traceback" not in result.output
