@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import faust
@@ -25,6 +25,8 @@ from worker.sink import BatchSink, Outgoing
 from worker.topics import TopicNames
 
 log = logging.getLogger(__name__)
+
+GIVE_UP_SECONDS = 30.0  # how long a config version waited for in vain is not waited for again
 
 
 class ConfigFeedService(mode.Service):
@@ -74,29 +76,50 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_linger_ms=5,
+        # One record batch per partition per agent batch fits (500 answers).
+        producer_max_batch_size=512 * 1024,
         producer_acks=-1,
         stream_buffer_maxsize=4 * settings.batch_max,
         broker_max_poll_records=settings.batch_max,
     )
     requests_topic = app.topic(names.requests, key_type=bytes, value_type=bytes, internal=False)
+
+    def fatal(exc: BaseException) -> None:
+        # Answers may be lost in flight: exit at once, before Faust commits
+        # the offsets of the requests they answer (at-least-once), and let the
+        # supervisor restart the worker. mode's crash() only flags the app.
+        log.critical("answers could not be sent (%s): exiting so the requests are redelivered", type(exc).__name__)
+        logging.shutdown()
+        os._exit(70)
+
     routes = {Route.TRUE: names.true, Route.FAILURE: names.failure, Route.DEADLETTER: names.deadletter}
     # Faust's own producer carries the answers, so its flush before every
     # offset commit covers them: a request is committed only once answered.
-    sink = BatchSink(lambda: app.producer._producer, lambda exc: app._crash(exc))  # type: ignore[attr-defined]
+    sink = BatchSink(lambda: app.producer._producer, fatal)  # type: ignore[attr-defined]
+    # Newer config versions waited for in vain: (id, version) -> until when not
+    # to wait again, so one orchestrator asking for a version that never comes
+    # cannot slow every batch down.
+    given_up: dict[tuple[str, int | None], float] = {}
     table = ConfigTable(kek=load_kek(settings))
     feed = ConfigFeed(settings.bootstrap_servers, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
     app.jwtgen_feed = feed  # type: ignore[attr-defined]
 
     @app.agent(requests_topic, name="answer-requests")
-    async def answer_requests(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    async def answer_requests(stream: faust.StreamT[bytes]) -> None:
+        # A plain coroutine, not an async generator: Faust would otherwise send
+        # each yielded value to any topic named in a request's Faust-Ag-ReplyTo header.
         await feed.ready.wait()
         # take_events is on the concrete Stream, not on the StreamT protocol.
         async for batch in cast(faust.Stream[bytes], stream).take_events(
             settings.batch_max, within=settings.batch_within_seconds
         ):
-            await _answer_batch(batch)
-            yield None
+            try:
+                await _answer_batch(batch)
+            except Exception as exc:
+                # Faust would ack this batch's events on the way out: stop
+                # before any commit, so another worker answers them again.
+                fatal(exc)
 
     async def _answer_batch(batch: Any) -> None:
         parsed = [events.parse_request(event.message.value) for event in batch]
@@ -110,9 +133,19 @@ def create_app(settings: Settings) -> faust.App:
             # A newer version of a known config is on its way (the orchestrator
             # has seen it): wait for it too, not only for what is already
             # published. An unknown id only waits for the topic's current end.
-            ahead = [(p.config_id, p.config_version) for p in behind if table.version_of(p.config_id) is not None]
+            now = time.monotonic()
+            ahead = {
+                (p.config_id, p.config_version)
+                for p in behind
+                if p.config_id in table and given_up.get((p.config_id, p.config_version), 0.0) < now
+            }
             arrived = (lambda: not any(table.needs_newer(cid, v) for cid, v in ahead)) if ahead else None
-            await feed.catch_up(settings.config_wait_seconds, until=arrived)
+            if not await feed.catch_up(settings.config_wait_seconds, until=arrived):
+                for wanted in ahead:
+                    if table.needs_newer(*wanted):
+                        given_up[wanted] = now + GIVE_UP_SECONDS
+                if len(given_up) > 10_000:  # a bound on memory, not a cache policy
+                    given_up.clear()
         compilations = table.compilations
         metrics.BATCH_SIZE.observe(len(batch))
         outgoing: list[Outgoing] = []
@@ -122,7 +155,7 @@ def create_app(settings: Settings) -> faust.App:
             record = handler.RecordRef(
                 message.topic, message.partition, message.offset, message.timestamp, message.key, message.value
             )
-            result = handler.answer(record, request, table)
+            result = handler.answer(record, request, table, settings.max_answer_bytes)
             outgoing.append((routes[result.route], result.key, result.value, message.headers or ()))
             outcomes[(result.route.value, result.code)] += 1
             if result.route is Route.TRUE:

@@ -69,6 +69,8 @@ MIN_RSA_BITS = 2048
 
 EXPOSED_ATTRIBUTES = ("token", "header", "claims", "kid", "alg", "enc", "iat", "exp", "jti", "public_jwk")
 
+# Larger integers cannot be read exactly by JSON consumers that use doubles.
+_MAX_INT = 2**53 - 1
 _TOP_FIELDS = ("id", "version", "ttl", "claims", "signature", "encryption", "store")
 _CLAIMS_FIELDS = ("iat", "iss", "sub", "exp", "nbf", "jti", "issuer", "subject", "custom")
 _CUSTOM_FIELDS = ("key", "value", "type")
@@ -198,8 +200,8 @@ class _Parser:
             if required:
                 self.add(f"{path}{name}", "required (a non-empty string)")
             return None
-        if not isinstance(value, str) or not value:
-            got = "empty string" if value == "" else _kind(value)
+        if not isinstance(value, str) or not value.strip():
+            got = "blank string" if isinstance(value, str) else _kind(value)
             self.add(f"{path}{name}", f"must be a non-empty string, got {got}")
             return None
         return value
@@ -222,8 +224,8 @@ class _Parser:
         if not _is_int(value):
             self.add(f"{path}{name}", f"must be an integer >= 1, got {_kind(value)}")
             return None
-        if value < 1:
-            self.add(f"{path}{name}", f"must be an integer >= 1, got {value}")
+        if not 1 <= value <= _MAX_INT:
+            self.add(f"{path}{name}", f"must be an integer from 1 to 2^53 - 1, got {value}")
             return None
         return int(value)
 

@@ -19,7 +19,7 @@ from worker.errors import ErrorCode, NodeError
 
 @dataclass
 class ConfigEntry:
-    raw: Any
+    raw: Any = field(repr=False)  # holds key material
     version: int | None
     problem: str | None = None  # set when the record itself is unusable
     compiled: engine.CompiledConfig | None = field(default=None, repr=False)
@@ -71,7 +71,8 @@ class ConfigTable:
         entry = self._entries.get(config_id)
         if entry is None:
             return True
-        return version is not None and entry.version is not None and version > entry.version
+        # A record without a usable version may be replaced by the one asked for.
+        return version is not None and (entry.version is None or version > entry.version)
 
     def resolve(self, config_id: str, version: int | None) -> engine.CompiledConfig:
         """The compiled config for a request, or the NodeError to answer with."""

@@ -61,7 +61,7 @@ def compile_config(raw: object, *, kek: Key | None = None) -> CompiledConfig:
     public_jwk: dict[str, Any] | None = None
     sig = config.signature
     if sig is not None:
-        kid = sig.kid or keyops.default_kid(sig.key)
+        kid = sig.kid or keyops.thumbprint(sig.key)
         signer = Signer.build(sig.alg, kid, sig.key)
         try:
             signer.sign(_PROBE)
@@ -72,7 +72,7 @@ def compile_config(raw: object, *, kek: Key | None = None) -> CompiledConfig:
             public_jwk = keyops.public_jwk(sig.key, kid)
     enc = config.encryption
     if enc is not None:
-        kid = enc.kid or keyops.default_kid(enc.key)
+        kid = enc.kid or keyops.thumbprint(enc.key)
         encrypter = Encrypter.build(enc.alg, enc.enc, kid, enc.key)
         try:
             encrypter.encrypt(_PROBE, nested=False)

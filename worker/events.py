@@ -11,8 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from worker import jsonio
 from worker.errors import ErrorCode, NodeError
 
 # The node's "Available in" list (node-spec.txt).
@@ -50,6 +49,10 @@ class Malformed:
     echo: dict[str, Any] = field(default_factory=dict)
 
 
+# Times beyond 2^53 cannot be read exactly by JSON consumers that use doubles.
+MAX_EPOCH_SECONDS = 2**53 - 1
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -59,8 +62,8 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
     if value is None:
         return Unanswerable("value is empty (a tombstone or null record)")
     try:
-        event = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
+        event = jsonio.loads(value)
+    except ValueError as exc:
         return Unanswerable(f"value is not valid JSON: {exc}")
     if not isinstance(event, dict):
         return Unanswerable(f"value is JSON {type(event).__name__}, not an object")
@@ -83,7 +86,9 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
     flow_type = flow.get("type")
     if not isinstance(flow_type, str):
         return malformed("flow.type: must be a string")
-    node = event.get("node", {})
+    node = event.get("node")
+    if node is None:  # absent or null: no node details
+        node = {}
     if not isinstance(node, dict):
         return malformed("node: must be an object")
     config = event.get("config")
@@ -101,8 +106,8 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
     if not isinstance(store, dict):
         return malformed("store: must be an object (the flow store)")
     issued_at = event.get("issued_at")
-    if issued_at is not None and (not _is_int(issued_at) or issued_at < 0):
-        return malformed("issued_at: must be epoch seconds (a non-negative integer) when given")
+    if issued_at is not None and (not _is_int(issued_at) or not 0 <= issued_at <= MAX_EPOCH_SECONDS):
+        return malformed("issued_at: must be epoch seconds (an integer from 0 to 2^53 - 1) when given")
     if flow_type not in FLOW_TYPES:
         return Malformed(
             execution_id,
@@ -133,7 +138,7 @@ def success(
     token_info: dict[str, Any],
     store_delta: list[dict[str, Any]],
 ) -> bytes:
-    return orjson.dumps(
+    return jsonio.dumps(
         {
             "execution_id": request.execution_id,
             "flow": request.flow,
@@ -156,9 +161,15 @@ def failure(request: Request | Malformed, error: NodeError, version: int | None 
         }
     else:
         echo = request.echo
-    return orjson.dumps(
+    return failure_without_echo(request.execution_id, error, echo)
+
+
+def failure_without_echo(execution_id: str, error: NodeError, echo: dict[str, Any] | None = None) -> bytes:
+    """A Failure answer; `echo` (flow, node, config) left out when absent."""
+    echo = echo or {"flow": {}, "node": {}, "config": {"id": None, "version": None}}
+    return jsonio.dumps(
         {
-            "execution_id": request.execution_id,
+            "execution_id": execution_id,
             **echo,
             "outcome": "Failure",
             "error": error.as_dict(),
@@ -168,7 +179,7 @@ def failure(request: Request | Malformed, error: NodeError, version: int | None 
 
 
 def dead_letter(reason: str, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None) -> bytes:
-    return orjson.dumps(
+    return jsonio.dumps(
         {
             "reason": reason,
             "topic": topic,

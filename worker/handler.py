@@ -44,16 +44,40 @@ class Answer:
     seconds: float = 0.0  # time spent building the token
 
 
+# Kafka's default message.max.bytes is 1 048 588 for a whole record batch.
+DEFAULT_MAX_ANSWER_BYTES = 1_000_000
+
+
 def answer(
+    record: RecordRef,
+    parsed: events.Request | events.Malformed | events.Unanswerable,
+    table: ConfigTable,
+    max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+) -> Answer:
+    """The answer to one parsed request record, at most `max_bytes` long. Never raises.
+
+    Whatever goes wrong building an answer, the request still gets one: a
+    Failure, else a Failure without the echoed flow and node, else a dead letter.
+    """
+    try:
+        result = _answer(record, parsed, table)
+        if len(result.value) <= max_bytes:
+            return result
+        return _shrunk(record, parsed, result, max_bytes)
+    except Exception as exc:
+        _log_internal(exc, parsed)
+        return _last_resort(record, parsed, f"answer could not be written ({type(exc).__name__})")
+
+
+def _answer(
     record: RecordRef, parsed: events.Request | events.Malformed | events.Unanswerable, table: ConfigTable
 ) -> Answer:
-    """The answer to one parsed request record. Never raises."""
     if isinstance(parsed, events.Unanswerable):
         value = events.dead_letter(
             parsed.reason, record.topic, record.partition, record.offset, record.key, record.value
         )
         return Answer(Route.DEADLETTER, record.key, value, "")
-    key = record.key if record.key is not None else parsed.execution_id.encode()
+    key = _key(record, parsed)
     if isinstance(parsed, events.Malformed):
         return _failure(key, parsed, parsed.error)
     try:
@@ -65,20 +89,68 @@ def answer(
         value = events.success(parsed, compiled.version, generated.token_info, generated.store_delta)
         return Answer(Route.TRUE, key, value, "", seconds)
     except NodeError as error:
+        if error.code is ErrorCode.INTERNAL:
+            _log_internal(error.__cause__ or error, parsed)
         return _failure(key, parsed, error, table.version_of(parsed.config_id))
     except Exception as exc:
-        # The worker must never die of an event. Log the type and the stack but
-        # not the exception text: a crypto library's message may quote key material.
-        stack = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("internal error answering execution %s: %s\n%s", parsed.execution_id, type(exc).__name__, stack)
+        _log_internal(exc, parsed)
         internal = NodeError(ErrorCode.INTERNAL, f"internal error ({type(exc).__name__}); the worker log has details")
         return _failure(key, parsed, internal, table.version_of(parsed.config_id))
+
+
+def _shrunk(
+    record: RecordRef, parsed: events.Request | events.Malformed | events.Unanswerable, result: Answer, max_bytes: int
+) -> Answer:
+    """An answer that fits: the request itself stays in its topic for anyone who needs it."""
+    size = len(result.value)
+    if isinstance(parsed, events.Unanswerable):
+        reason = f"{parsed.reason}; the {len(record.value or b'')}-byte value is not copied (over {max_bytes} bytes)"
+        value = events.dead_letter(reason, record.topic, record.partition, record.offset, record.key, None)
+        return Answer(Route.DEADLETTER, record.key, value, "")
+    error = NodeError(
+        ErrorCode.INTERNAL,
+        f"answer: {size} bytes is over the {max_bytes}-byte limit (JWTGEN_MAX_ANSWER_BYTES); "
+        "store fewer attributes or smaller claims",
+    )
+    return Answer(
+        Route.FAILURE, _key(record, parsed), events.failure_without_echo(parsed.execution_id, error), error.code.value
+    )
+
+
+def _last_resort(
+    record: RecordRef, parsed: events.Request | events.Malformed | events.Unanswerable, why: str
+) -> Answer:
+    if not isinstance(parsed, events.Unanswerable):
+        try:
+            error = NodeError(ErrorCode.INTERNAL, f"internal error: {why}")
+            value = events.failure_without_echo(parsed.execution_id, error)
+            return Answer(Route.FAILURE, _key(record, parsed), value, error.code.value)
+        except Exception:  # the execution id itself cannot be written: dead letter
+            pass
+    value = events.dead_letter(why, record.topic, record.partition, record.offset, record.key, None)
+    return Answer(Route.DEADLETTER, record.key, value, "")
+
+
+def _key(record: RecordRef, parsed: events.Request | events.Malformed) -> bytes:
+    return record.key if record.key is not None else parsed.execution_id.encode("utf-8", errors="replace")
+
+
+def _log_internal(exc: BaseException, parsed: object) -> None:
+    # Log the type and the stack but never the exception text: a crypto
+    # library's message may quote key material.
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    execution = getattr(parsed, "execution_id", "?")
+    log.error("internal error answering execution %s: %s\n%s", execution, type(exc).__name__, stack)
 
 
 def _failure(
     key: bytes, request: events.Request | events.Malformed, error: NodeError, version: int | None = None
 ) -> Answer:
-    return Answer(Route.FAILURE, key, events.failure(request, error, version), error.code.value)
+    try:
+        value = events.failure(request, error, version)
+    except ValueError:  # the echoed flow or node cannot be written back: leave them out
+        value = events.failure_without_echo(request.execution_id, error)
+    return Answer(Route.FAILURE, key, value, error.code.value)
 
 
 def _record_seconds(record: RecordRef) -> int:

@@ -149,17 +149,6 @@ def thumbprint(key: Key) -> str:
     return str(key.thumbprint())
 
 
-def default_kid(key: Key) -> str:
-    """The kid for a config that names none: the JWK's own `kid`, else its RFC 7638 thumbprint.
-
-    A JWK that carries a kid is usually published under it (a JWKS), so a
-    verifier looks it up by that name; a PEM or a kid-less JWK gets the
-    thumbprint, which any verifier can recompute from the public key.
-    """
-    own = key.kid
-    return own if isinstance(own, str) and own else thumbprint(key)
-
-
 def public_jwk(key: AsymmetricKey, kid: str) -> dict[str, Any]:
     """The public JWK of `key` with only public members plus `kid`."""
     data = dict(key.as_dict(private=False))

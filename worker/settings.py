@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,9 @@ class Settings:
     # waits for the configs topic to be read up to its end.
     config_wait_seconds: float = 2.0
     batch_max: int = 500
+    max_answer_bytes: int = 1_000_000  # under Kafka's default message.max.bytes
     batch_within_seconds: float = 0.02
-    kek: str | None = None  # the JWK text that opens sealed secrets
+    kek: str | None = field(default=None, repr=False)  # the JWK text that opens sealed secrets
     # How long the group waits for a silent worker before its partitions
     # move: short enough that a crashed worker's backlog resumes quickly.
     session_timeout_seconds: float = 15.0
@@ -45,6 +46,7 @@ class Settings:
             "replication_factor": int(env.get("JWTGEN_REPLICATION_FACTOR", cls.replication_factor)),
             "config_wait_seconds": float(env.get("JWTGEN_CONFIG_WAIT_SECONDS", cls.config_wait_seconds)),
             "batch_max": int(env.get("JWTGEN_BATCH_MAX", cls.batch_max)),
+            "max_answer_bytes": int(env.get("JWTGEN_MAX_ANSWER_BYTES", cls.max_answer_bytes)),
             "kek": kek,
             "session_timeout_seconds": float(env.get("JWTGEN_SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds)),
             "data_dir": env.get("JWTGEN_DATA_DIR"),

@@ -61,7 +61,6 @@ class BatchSink:
             return
         error = delivery.exception()
         if error is not None:
-            # aiokafka has retried already. Stop before the request offsets are
-            # committed, so another worker answers them again.
-            log.error("answers could not be delivered: %s", type(error).__name__)
+            # aiokafka has retried already; the owner stops the worker before
+            # the offsets of the requests these answered are committed.
             self._on_failure(error)

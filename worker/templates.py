@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from worker import jsonio
 from worker.errors import ErrorCode, NodeError
 
 CLAIM_TYPES = ("String", "Number", "Boolean", "Array", "Object")
@@ -118,7 +119,7 @@ def lookup(store: Mapping[str, Any], path: Path, where: str) -> Any:
     for segment in path.segments:
         if isinstance(node, Mapping):
             node = node.get(segment, _MISSING)
-        elif isinstance(node, list) and segment.isdigit():
+        elif isinstance(node, list) and segment.isascii() and segment.isdigit():
             index = int(segment)
             node = node[index] if index < len(node) else _MISSING
         else:
@@ -140,11 +141,7 @@ def to_text(value: Any) -> str:
 
 
 def dumps_compact(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode("utf-8")
-    except TypeError:
-        # e.g. integers beyond 64 bits inside a structure
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return jsonio.dumps(value).decode("utf-8")
 
 
 def json_type_name(value: Any) -> str:
@@ -207,7 +204,7 @@ def _parse_json(text: str) -> Any:
     except orjson.JSONDecodeError:
         try:  # e.g. NaN / Infinity spellings, refused below by the finiteness check
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeper than any parser goes: not JSON to us
             return _MISSING
     if isinstance(parsed, float) and not any(c in text for c in ".eE"):
         # orjson turns integers beyond 64 bits into floats; keep them exact.

@@ -8,7 +8,6 @@ allows its "recommended" set), so `none` can never be selected.
 from __future__ import annotations
 
 import base64
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import Key
 
+from worker import jsonio
 from worker.errors import ErrorCode, NodeError
 
 # "EdDSA" is accepted as a config alias of Ed25519 (RFC 8037 spelling that many
@@ -95,10 +95,7 @@ def produce(claims: dict[str, Any], signer: Signer | None, encrypter: Encrypter 
 
 
 def _dumps(claims: dict[str, Any]) -> bytes:
-    try:
-        return orjson.dumps(claims)
-    except TypeError:  # integers beyond 64 bits: the stdlib writes them exactly
-        return json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return jsonio.dumps(claims)  # integers beyond 64 bits stay exact
 
 
 def compact_header(token: str) -> dict[str, Any]:

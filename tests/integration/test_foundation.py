@@ -257,3 +257,16 @@ def test_healthz_and_metrics(worker: WorkerProcess, io: KafkaIO) -> None:
     assert 'jwtgen_answers_total{code="",outcome="True"}' in text
     assert "jwtgen_config_table_ready 1.0" in text
     assert SECRET not in text
+
+
+def test_a_reply_to_header_cannot_make_the_worker_write_elsewhere(io: KafkaIO) -> None:
+    # Faust answers agents that yield to the topic a Faust-Ag-ReplyTo header
+    # names; ours does not yield, so the header is copied and nothing else.
+    io.put_config(hs256_config("replyto"))
+    request = request_for("replyto")
+    io.send_request(request, headers=[("Faust-Ag-ReplyTo", io.topic("true").encode())])
+    kind, _ = io.answer(request["execution_id"])
+    assert kind == "true"
+    io._poll(1000)
+    assert "" not in io.answers, io.answers.get("")  # no keyless Faust reply record
+    assert len(io.answers[request["execution_id"]]) == 1

@@ -179,4 +179,4 @@ class TestValidate:
     def test_compile_raises_config_invalid(self) -> None:
         with pytest.raises(ConfigInvalid) as info:
             compile_config(base_config(version=0))
-        assert info.value.problems == ["version: must be an integer >= 1, got 0"]
+        assert info.value.problems == ["version: must be an integer from 1 to 2^53 - 1, got 0"]

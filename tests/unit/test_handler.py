@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import orjson
@@ -184,3 +185,65 @@ def test_an_engine_bug_is_an_internal_failure_not_a_crash(monkeypatch: pytest.Mo
     assert result.route is Route.FAILURE and result.code == "INTERNAL"
     assert "BEGIN PRIVATE KEY" not in body["error"]["message"]
     assert "RuntimeError" in body["error"]["message"]
+
+
+def deep(levels: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"flow": {"type": "API", "x": deep(300)}},  # parses, but orjson cannot write it back
+        {"flow": {"type": "Checkout", "x": deep(300)}},  # the same on the Malformed path
+        {"node": {"x": deep(300)}, "config": {"id": "absent"}},
+    ],
+)
+def test_an_answer_that_cannot_echo_the_request_still_answers(overrides: dict[str, Any]) -> None:
+    value = json.dumps(request(**overrides)).encode()  # orjson itself cannot write this
+    result = answer(record(value), events.parse_request(value), table_with(base_config()))
+    body = orjson.loads(result.value)
+    assert result.route in (Route.TRUE, Route.FAILURE)
+    assert body["execution_id"] == "exec-1"
+
+
+def test_json_that_orjson_refuses_is_still_answered() -> None:
+    # 1e400 is valid JSON (beyond float range); orjson refuses it.
+    value = b'{"execution_id": "exec-1", "flow": {"type": "API"}, "config": {"id": "x"}, "store": {"n": 1e400}}'
+    result, body = run(ConfigTable(), value)
+    assert result.route is Route.FAILURE and body["error"]["code"] == "CONFIG_NOT_FOUND"
+
+
+def test_an_unwritable_execution_id_becomes_a_dead_letter() -> None:
+    value = b'{"execution_id": "\\ud800", "flow": {"type": "API"}, "config": {"id": "x"}}'
+    result = answer(record(value), events.parse_request(value), ConfigTable())
+    assert result.route in (Route.FAILURE, Route.DEADLETTER)
+    orjson.loads(result.value)
+
+
+def test_issued_at_beyond_2_pow_53_is_malformed() -> None:
+    result, body = run(table_with(base_config()), orjson.dumps(request(issued_at=2**60)))
+    assert result.code == "MALFORMED_EVENT" and body["error"]["message"].startswith("issued_at")
+
+
+def test_answers_over_the_size_limit_are_replaced_by_a_small_failure() -> None:
+    config = base_config(
+        claims={"iss": False, "sub": False, "custom": [{"key": "blob", "value": "{{user.blob}}", "type": "String"}]},
+        store={"variable": "jwt", "attributes": ["token", "claims"]},
+    )
+    value = orjson.dumps(request(store={"user": {"blob": "x" * 600_000}}))
+    result = answer(record(value), events.parse_request(value), table_with(config), max_bytes=1_000_000)
+    body = orjson.loads(result.value)
+    assert result.route is Route.FAILURE and len(result.value) < 2000
+    assert body["error"]["code"] == "INTERNAL" and "over the 1000000-byte limit" in body["error"]["message"]
+
+
+def test_dead_letters_over_the_size_limit_leave_the_value_in_its_topic() -> None:
+    value = b"\xff" * 900_000  # not JSON; base64 would make it 1.2 MB
+    result = answer(record(value), events.parse_request(value), ConfigTable(), max_bytes=1_000_000)
+    body = orjson.loads(result.value)
+    assert result.route is Route.DEADLETTER and body["value_b64"] is None
+    assert "not copied" in body["reason"] and (body["partition"], body["offset"]) == (3, 41)

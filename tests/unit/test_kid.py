@@ -24,9 +24,11 @@ def test_config_kid_wins() -> None:
     assert signed_with(private, kid="from-config")["kid"] == "from-config"
 
 
-def test_jwk_kid_is_used_when_the_config_has_none() -> None:
-    private, _ = generate_keypair("EC", None, "P-256", "ES256", "rsa-2026")
-    assert signed_with(private)["kid"] == "rsa-2026"
+def test_thumbprint_when_the_config_has_none_even_if_the_jwk_has_one() -> None:
+    # CONTRACT §2: "when absent, the RFC 7638 thumbprint of the key".
+    private, _ = generate_keypair("EC", None, "P-256", "ES256", "ec-2026")
+    expected = cjwk.JWK(**private).thumbprint()
+    assert signed_with(private)["kid"] == expected
 
 
 def test_thumbprint_when_neither_names_one() -> None:
