@@ -131,7 +131,7 @@ async def bare_loop(bootstrap: str, names: TopicNames, config: dict[str, Any], n
         auto_offset_reset="earliest",
         max_poll_records=batch,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", max_batch_size=512 * 1024)
     await consumer.start()
     await producer.start()
     routes = {
