@@ -7,6 +7,7 @@ reused until a new record for its id replaces it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ import orjson
 from worker import engine
 from worker.config import ConfigInvalid
 from worker.errors import ErrorCode, NodeError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -100,6 +103,8 @@ class ConfigTable:
                 entry.compiled = engine.compile_config(entry.raw, kek=self._kek)
             except ConfigInvalid as exc:
                 entry.problems = list(exc.problems)
+                # Once per config version; problems name fields, never key material.
+                log.warning("config '%s' version %s is invalid: %s", config_id, entry.version, "; ".join(exc.problems))
         if entry.problems is not None:
             raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.problems))
         assert entry.compiled is not None

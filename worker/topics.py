@@ -35,11 +35,20 @@ class TopicNames:
         return f"{self.prefix}.deadletter"
 
 
-async def ensure_topics(bootstrap: str, names: TopicNames, request_partitions: int, replication: int) -> list[str]:
-    """Create whichever of the contract's topics is missing; existing ones are left as they are."""
+async def ensure_topics(
+    bootstrap: str, names: TopicNames, request_partitions: int, replication: int, config_partitions: int = 1
+) -> list[str]:
+    """Create whichever of the contract's topics is missing; existing ones are left as they are.
+
+    One configs partition keeps every config in one ordered log; workers read
+    all partitions of an existing configs topic, whatever its count.
+    """
     wanted = {
         names.configs: NewTopic(
-            names.configs, 1, replication, topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+            names.configs,
+            config_partitions,
+            replication,
+            topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
         ),
         names.requests: NewTopic(names.requests, request_partitions, replication),
         names.true: NewTopic(names.true, request_partitions, replication),

@@ -8,6 +8,7 @@ import pytest
 
 from tests.integration.test_foundation import hs256_config, request_for
 from tests.kafkaio import KafkaIO, WorkerProcess, free_port, unique_prefix
+from worker.topics import TopicNames, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +45,29 @@ def test_two_workers_answer_configs_published_before_and_after_they_started(kafk
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_a_configs_topic_with_several_partitions_is_read_whole(kafka: str, tmp_path: Path) -> None:
+    # A platform team may pre-create the configs topic with more partitions;
+    # every worker must still hold every config.
+    prefix = unique_prefix("multiconf")
+    io_admin = KafkaIO(kafka, prefix)
+    created = io_admin.run(ensure_topics(kafka, TopicNames(prefix), 8, 1, config_partitions=4))
+    io_admin.close()
+    assert f"{prefix}.configs" in created
+    worker = WorkerProcess(prefix, kafka, free_port(), tmp_path / "w.log").start()
+    io = KafkaIO(kafka, prefix).open()
+    try:
+        ids = [f"cfg-{i}" for i in range(12)]
+        for config_id in ids:
+            io.put_config(hs256_config(config_id))
+        requests = [request_for(config_id) for config_id in ids]
+        io.send_requests(requests)
+        answers = io.wait_for([r["execution_id"] for r in requests], timeout=60)
+        assert all(kind == "true" for kind, _ in answers.values()), answers
+        assert io.run(io.consumer._client.fetch_all_metadata()).partitions_for_topic(f"{prefix}.configs") == set(
+            range(4)
+        )
+    finally:
+        io.close()
+        worker.stop()
