@@ -13,8 +13,9 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
-from jwcrypto import jwe, jwk, jws
+from jwcrypto import jwe, jwk
 
+from tests.jose_check import verify
 from tests.kafkaio import JWTGEN, REPO, KafkaIO, WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -323,16 +324,6 @@ def test_keys_generate_refuses_impossible_keys(args: list[str], says: str) -> No
     assert result.stdout == ""
     assert "Error" in result.stderr and says in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
-
-
-def verify(token: str, key: jwk.JWK, alg: str, kid: str) -> dict[str, Any]:
-    obj = jws.JWS()
-    obj.allowed_algs = [alg]
-    obj.deserialize(token)
-    obj.verify(key, alg=alg)
-    assert obj.jose_header == {"alg": alg, "typ": "JWT", "kid": kid}
-    claims: dict[str, Any] = json.loads(obj.payload)
-    return claims
 
 
 def test_generated_keys_in_configs_make_tokens_jwcrypto_accepts(

@@ -25,8 +25,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.jwk import ECKey, Key, RSAKey
-from jwcrypto import jwe, jwk, jws
+from jwcrypto import jwe, jwk
 
+from tests.jose_check import verify
 from tests.kafkaio import JWTGEN, REPO, KafkaIO, WorkerProcess, free_port, unique_prefix
 from worker.sealed import seal
 
@@ -260,16 +261,6 @@ def token_of(run: Run, schemas: dict[str, Any], material: Secrets, config_id: st
         assert plaintext not in text
     token: str = body["store_delta"][0]["values"]["token"]
     return token
-
-
-def verify(token: str, key: jwk.JWK, alg: str, kid: str) -> dict[str, Any]:
-    obj = jws.JWS()
-    obj.allowed_algs = [alg]
-    obj.deserialize(token)
-    obj.verify(key, alg=alg)
-    assert obj.jose_header == {"alg": alg, "typ": "JWT", "kid": kid}
-    claims: dict[str, Any] = json.loads(obj.payload)
-    return claims
 
 
 def decrypt(token: str, key: jwk.JWK, alg: str) -> tuple[dict[str, Any], bytes]:

@@ -1,0 +1,19 @@
+"""Token checks with jwcrypto, the independent JOSE implementation the tests trust."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jwcrypto import jwk, jws
+
+
+def verify(token: str, key: jwk.JWK, alg: str, kid: str) -> dict[str, Any]:
+    """The claims of a JWS compact token signed with `alg` by `key`, header exactly {alg, typ: JWT, kid}."""
+    obj = jws.JWS()
+    obj.allowed_algs = [alg]
+    obj.deserialize(token)
+    obj.verify(key, alg=alg)
+    assert obj.jose_header == {"alg": alg, "typ": "JWT", "kid": kid}
+    claims: dict[str, Any] = json.loads(obj.payload)
+    return claims
