@@ -103,7 +103,6 @@ def create_app(settings: Settings) -> faust.App:
     table = ConfigTable(kek=load_kek(settings))
     feed = ConfigFeed(settings.bootstrap_servers, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
-    app.jwtgen_feed = feed  # type: ignore[attr-defined]
 
     @app.agent(requests_topic, name="answer-requests")
     async def answer_requests(stream: faust.StreamT[bytes]) -> None:

@@ -8,14 +8,11 @@ Java client (murmur2 of the key), so answers land where any consumer expects.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-
-log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
 Outgoing = tuple[str, bytes | None, bytes, Headers]  # topic, key, value, headers
