@@ -21,7 +21,7 @@ import faust
 from faust.worker import Worker
 
 from bench.throughput import produce, request_values
-from worker.topics import TopicNames, ensure_topics
+from worker.stream.topics import TopicNames, ensure_topics
 
 
 def main() -> None:

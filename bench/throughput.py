@@ -27,10 +27,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.kafkaio import JWTGEN, REPO, WorkerProcess, free_port
-from worker import events, handler, keygen
-from worker.configtable import ConfigTable
-from worker.sink import BatchSink, Outgoing
-from worker.topics import TopicNames, ensure_topics
+from worker.core import events, handler, keygen
+from worker.core.configtable import ConfigTable
+from worker.stream.sink import BatchSink, Outgoing
+from worker.stream.topics import TopicNames, ensure_topics
 
 
 def config_for(alg: str) -> dict[str, Any]:

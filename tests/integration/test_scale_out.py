@@ -8,7 +8,7 @@ import pytest
 
 from tests.integration.test_foundation import hs256_config, request_for
 from tests.kafkaio import KafkaIO, WorkerProcess, free_port, unique_prefix
-from worker.topics import TopicNames, ensure_topics
+from worker.stream.topics import TopicNames, ensure_topics
 
 pytestmark = pytest.mark.integration
 

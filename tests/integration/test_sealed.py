@@ -1,7 +1,7 @@
 """Sealed secrets through Kafka: a worker holding JWTGEN_KEK opens them, and never logs them.
 
 A dedicated worker on its own prefix gets the key-encryption key in its
-environment. Configs carry `{"sealed": ...}` (made with worker.sealed.seal) in
+environment. Configs carry `{"sealed": ...}` (made with worker.core.sealed.seal) in
 place of `password`, `jwk` and `private_key`; the tokens are verified and
 decrypted by jwcrypto with the plaintext keys this module holds.
 """
@@ -29,7 +29,7 @@ from jwcrypto import jwe, jwk
 
 from tests.jose_check import verify
 from tests.kafkaio import JWTGEN, REPO, KafkaIO, WorkerProcess, free_port, unique_prefix
-from worker.sealed import seal
+from worker.core.sealed import seal
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from joserfc.jwk import import_key
 
 from tests.unit.conftest import HS256_SECRET, base_config
-from worker.cli import main
-from worker.engine import compile_config
-from worker.keygen import generate_keypair
-from worker.sealed import open_sealed
+from worker.cli.main import main
+from worker.core.engine import compile_config
+from worker.core.keygen import generate_keypair
+from worker.core.sealed import open_sealed
 
 
 def test_seal_round_trip_through_a_config(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_seal_refuses_a_bad_kek_and_an_empty_secret(tmp_path: Path) -> None:
 
 
 def test_worker_log_level_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from worker.cli import worker
+    from worker.cli.main import worker
 
     monkeypatch.setenv("JWTGEN_LOG_LEVEL", "debug")
     assert worker.make_context("worker", []).params["log_level"] == "debug"

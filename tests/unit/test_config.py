@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import HS256_SECRET, KeyForms, base_config
 
-from worker.config import DEFAULT_TTL, ConfigInvalid, NodeConfig, parse_config
+from worker.core.config import DEFAULT_TTL, ConfigInvalid, NodeConfig, parse_config
 
 
 def problems(raw: object) -> list[str]:

@@ -8,8 +8,8 @@ from conftest import base_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.config import ConfigInvalid
-from worker.engine import compile_config
+from worker.core.config import ConfigInvalid
+from worker.core.engine import compile_config
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),

@@ -3,7 +3,7 @@
 Dockerfile, docker-compose.yml, deploy/prometheus, deploy/grafana and deploy/k8s
 are read as data: the worker's environment, port and probes, and every metric
 name, label name and label value that a dashboard panel or alert rule uses must
-exist in the worker's own exposition (worker/metrics.py). Where the tools are
+exist in the worker's own exposition (worker/stream/metrics.py). Where the tools are
 installed (`./dev test` installs Debian's prometheus package as root), this
 also runs `docker-compose config`, `promtool check config|rules` and
 `promtool test rules` on alert scenarios; without them the data checks stand.
@@ -23,10 +23,10 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
-from worker import metrics
-from worker.errors import ErrorCode
-from worker.handler import Route
-from worker.settings import Settings
+from worker.core.errors import ErrorCode
+from worker.core.handler import Route
+from worker.stream import metrics
+from worker.stream.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -53,8 +53,8 @@ def load_yaml(path: Path) -> Any:
 
 
 def settings_env_names() -> set[str]:
-    """The environment variables the worker reads (worker/settings.py)."""
-    source = (REPO / "worker" / "settings.py").read_text(encoding="utf-8")
+    """The environment variables the worker reads (worker/stream/settings.py)."""
+    source = (REPO / "worker" / "stream" / "settings.py").read_text(encoding="utf-8")
     names = set(re.findall(r'env\.get\("([A-Z0-9_]+)"', source))
     assert {"KAFKA_BOOTSTRAP_SERVERS", "JWTGEN_TOPIC_PREFIX", "JWTGEN_KEK"} <= names, names
     return names

@@ -12,11 +12,11 @@ from conftest import STORE, KeyForms, base_config
 from jwcrypto import jwk as cjwk
 from jwcrypto import jws as cjws
 
-from worker.claims import JTI_NAMESPACE, build_claims, make_jti
-from worker.config import ConfigInvalid, parse_config
-from worker.engine import CompiledConfig, Generated, compile_config, generate, validate_config
-from worker.errors import ErrorCode, NodeError
-from worker.tokens import compact_header
+from worker.core.claims import JTI_NAMESPACE, build_claims, make_jti
+from worker.core.config import ConfigInvalid, parse_config
+from worker.core.engine import CompiledConfig, Generated, compile_config, generate, validate_config
+from worker.core.errors import ErrorCode, NodeError
+from worker.core.tokens import compact_header
 
 IAT = 1764355200
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from tests.unit.conftest import STORE, base_config
-from worker import events
-from worker.configtable import ConfigTable
-from worker.handler import Answer, RecordRef, Route, answer
+from worker.core import events
+from worker.core.configtable import ConfigTable
+from worker.core.handler import Answer, RecordRef, Route, answer
 
 
 def record(value: bytes | None, key: bytes | None = b"k", timestamp: float | None = 1764355200.5) -> RecordRef:
@@ -175,7 +175,7 @@ def test_tombstone_removes_the_config() -> None:
 
 
 def test_an_engine_bug_is_an_internal_failure_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
-    from worker import engine
+    from worker.core import engine
 
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("-----BEGIN PRIVATE KEY----- secret material")

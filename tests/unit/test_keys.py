@@ -9,7 +9,7 @@ from conftest import KeyForms, cookbook
 from joserfc import jws
 from joserfc.jwk import OctKey
 
-from worker import keys
+from worker.core import keys
 
 # RFC 7638 §3.1 example key and its thumbprint.
 RFC7638_N = (

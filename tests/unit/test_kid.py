@@ -5,9 +5,9 @@ from __future__ import annotations
 from jwcrypto import jwk as cjwk
 
 from tests.unit.conftest import STORE, base_config
-from worker.engine import compile_config, generate
-from worker.keygen import generate_keypair
-from worker.tokens import compact_header
+from worker.core.engine import compile_config, generate
+from worker.core.keygen import generate_keypair
+from worker.core.tokens import compact_header
 
 
 def signed_with(private: dict[str, object], kid: str | None = None) -> dict[str, object]:

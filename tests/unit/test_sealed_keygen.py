@@ -9,11 +9,11 @@ import pytest
 from conftest import HS256_SECRET, STORE, KeyForms, base_config
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
-from worker import keys
-from worker.config import ConfigInvalid, parse_config
-from worker.engine import compile_config, generate, validate_config
-from worker.keygen import generate_keypair
-from worker.sealed import SealedError, open_sealed, seal
+from worker.core import keys
+from worker.core.config import ConfigInvalid, parse_config
+from worker.core.engine import compile_config, generate, validate_config
+from worker.core.keygen import generate_keypair
+from worker.core.sealed import SealedError, open_sealed, seal
 
 
 @pytest.fixture(scope="module")

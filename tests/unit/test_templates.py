@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.errors import ErrorCode, NodeError
-from worker.templates import Path, TemplateSyntaxError, compile_template, convert, to_text
+from worker.core.errors import ErrorCode, NodeError
+from worker.core.templates import Path, TemplateSyntaxError, compile_template, convert, to_text
 
 STORE: dict[str, Any] = {
     "user": {

@@ -12,8 +12,8 @@ from jwcrypto import jwe as cjwe
 from jwcrypto import jwk as cjwk
 from jwcrypto import jws as cjws
 
-from worker.engine import compile_config, generate
-from worker.keys import oct_from_password, thumbprint
+from worker.core.engine import compile_config, generate
+from worker.core.keys import oct_from_password, thumbprint
 
 # The worker silences this at import; pytest resets warning filters per test.
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")

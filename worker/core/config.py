@@ -22,10 +22,10 @@ from typing import Any
 import orjson
 from joserfc.jwk import Key, OctKey
 
-from worker import keys as keyops
-from worker.errors import NodeError
-from worker.sealed import SealedError, open_sealed
-from worker.templates import (
+from worker.core import keys as keyops
+from worker.core.errors import NodeError
+from worker.core.sealed import SealedError, open_sealed
+from worker.core.templates import (
     CLAIM_TYPES,
     Template,
     TemplateSyntaxError,

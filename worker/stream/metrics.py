@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
-from worker.errors import ErrorCode
+from worker.core.errors import ErrorCode
 
 # The *_created series double what is exposed and no dashboard of ours reads them.
 disable_created_metrics()

@@ -16,13 +16,15 @@ import faust
 import mode
 from faust.web import Request, Response, View
 
-from worker import events, handler, metrics
-from worker.configfeed import ConfigFeed
-from worker.configtable import ConfigTable
-from worker.handler import Route
-from worker.settings import Settings
-from worker.sink import BatchSink, Outgoing
-from worker.topics import TopicNames
+from worker.core import events, handler
+from worker.core.configtable import ConfigTable
+from worker.core.handler import Route
+from worker.core.sealed import import_kek
+from worker.stream import metrics
+from worker.stream.configfeed import ConfigFeed
+from worker.stream.settings import Settings
+from worker.stream.sink import BatchSink, Outgoing
+from worker.stream.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +43,6 @@ class ConfigFeedService(mode.Service):
 
     async def on_stop(self) -> None:
         await self.feed.stop()
-
-
-def load_kek(settings: Settings) -> Any:
-    if not settings.kek:
-        return None
-    import orjson
-    from joserfc.jwk import import_key
-
-    return import_key(orjson.loads(settings.kek))
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -100,7 +93,7 @@ def create_app(settings: Settings) -> faust.App:
     # to wait again, so one orchestrator asking for a version that never comes
     # cannot slow every batch down.
     given_up: dict[tuple[str, int | None], float] = {}
-    table = ConfigTable(kek=load_kek(settings))
+    table = ConfigTable(kek=import_kek(settings.kek))
     feed = ConfigFeed(settings.bootstrap_servers, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
 

@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from worker.config import NodeConfig
-from worker.templates import Template, convert
+from worker.core.config import NodeConfig
+from worker.core.templates import Template, convert
 
 # Fixed project namespace for `jti`: uuid5(NAMESPACE_URL, "urn:jwt-generator:jti").
 # Never change it: replays of recorded requests must reproduce the same jti.

@@ -1,6 +1,6 @@
 """A local single-node Apache Kafka (KRaft), assembled from Maven Central.
 
-`start` resolves the broker's jars once with Maven (deploy/kafka/pom.xml),
+`start` resolves the broker's jars once with Maven (worker/devtools/kafka-broker.pom.xml),
 formats KRaft storage on first use and runs `kafka.Kafka` in the background,
 returning only when the broker answers metadata requests.
 """
@@ -19,9 +19,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-POM = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "pom.xml"
 DEFAULT_JARS_DIR = Path(os.environ.get("JWTGEN_KAFKA_JARS", Path.home() / ".cache" / "jwtgen" / "kafka-jars"))
 DEFAULT_DATA_DIR = Path(os.environ.get("JWTGEN_BROKER_DIR", Path.home() / ".cache" / "jwtgen" / "broker"))
 
@@ -55,6 +55,9 @@ class BrokerPaths:
     @property
     def port_file(self) -> Path:
         return self.data_dir / "broker.port"
+
+
+POM = Path(str(resources.files("worker.devtools") / "kafka-broker.pom.xml"))
 
 
 def _pom_stamp() -> str:

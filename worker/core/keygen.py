@@ -7,7 +7,7 @@ from typing import Any
 
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 
-from worker.config import (
+from worker.core.config import (
     EC_ENCRYPTION,
     EC_SIGNING,
     ENC_KEY_BYTES,

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from worker import metrics
-from worker.configtable import ConfigTable
+from worker.core.configtable import ConfigTable
+from worker.stream import metrics
 
 log = logging.getLogger(__name__)
 

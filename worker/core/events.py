@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker import jsonio
-from worker.errors import ErrorCode, NodeError
+from worker.core import jsonio
+from worker.core.errors import ErrorCode, NodeError
 
 # The node's "Available in" list (node-spec.txt).
 FLOW_TYPES = frozenset(

@@ -19,8 +19,8 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import Key
 
-from worker import jsonio
-from worker.errors import ErrorCode, NodeError
+from worker.core import jsonio
+from worker.core.errors import ErrorCode, NodeError
 
 # "EdDSA" is accepted as a config alias of Ed25519 (RFC 8037 spelling that many
 # verifiers still expect); joserfc would warn about it (RFC 9864) on every token.

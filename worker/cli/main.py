@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,9 @@ from typing import Any
 import click
 import orjson
 
-from worker import broker as local_broker
-from worker.settings import Settings
-from worker.topics import TopicNames
+from worker.devtools import broker as local_broker
+from worker.stream.settings import Settings
+from worker.stream.topics import TopicNames
 
 BOOTSTRAP_HELP = "Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BOOTSTRAP_SERVERS, default localhost:9092)."
 PREFIX_HELP = "Topic prefix (env JWTGEN_TOPIC_PREFIX, default jwt-generator)."
@@ -62,7 +61,7 @@ def main() -> None:
 def broker() -> None:
     """Run a local single-node Apache Kafka (KRaft) for development and tests.
 
-    The broker's jars come from Maven Central (deploy/kafka/pom.xml) on first
+    The broker's jars come from Maven Central (worker/devtools/kafka-broker.pom.xml) on first
     use and are cached in ~/.cache/jwtgen/kafka-jars (env JWTGEN_KAFKA_JARS).
     """
 
@@ -131,8 +130,8 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     """
     from faust.worker import Worker
 
-    from worker.app import create_app
-    from worker.topics import ensure_topics
+    from worker.stream.app import create_app
+    from worker.stream.topics import ensure_topics
 
     settings = Settings.from_env(
         bootstrap_servers=bootstrap, topic_prefix=prefix, web_port=web_port, web_host=web_host, log_level=log_level
@@ -170,10 +169,10 @@ def _load_json_file(path: Path) -> Any:
 
 
 def _problems(raw: Any) -> list[str]:
-    from worker.app import load_kek
-    from worker.engine import validate_config
+    from worker.core.engine import validate_config
+    from worker.core.sealed import import_kek
 
-    return validate_config(raw, kek=load_kek(Settings.from_env()))
+    return validate_config(raw, kek=import_kek(Settings.from_env().kek))
 
 
 @config.command("validate")
@@ -212,7 +211,7 @@ def config_put(file: Path, bootstrap: str, prefix: str, force: bool) -> None:
     Workers pick it up within milliseconds. Bump "version" on every change so
     requests that name a version can tell old from new.
     """
-    from worker.client import publish_config
+    from worker.cli.client import publish_config
 
     raw = _load_json_file(file)
     problems = _problems(raw)
@@ -234,7 +233,7 @@ def config_put(file: Path, bootstrap: str, prefix: str, force: bool) -> None:
 @click.option("--prefix", envvar="JWTGEN_TOPIC_PREFIX", default="jwt-generator", help=PREFIX_HELP)
 def config_delete(config_id: str, bootstrap: str, prefix: str) -> None:
     """Publish a tombstone for CONFIG_ID: requests for it then fail with CONFIG_NOT_FOUND."""
-    from worker.client import publish_config
+    from worker.cli.client import publish_config
 
     _kafka(publish_config(bootstrap, TopicNames(prefix), None, config_id), bootstrap)
     click.echo(f"deleted config '{config_id}' (tombstone published to {prefix}.configs)")
@@ -253,7 +252,7 @@ def request(file: Path, bootstrap: str, prefix: str, timeout: float) -> None:
 
     Exits 0 on a True answer, 2 on a Failure, 1 when no answer came in time.
     """
-    from worker.client import request_and_wait
+    from worker.cli.client import request_and_wait
 
     event = _load_json_file(file)
     if not isinstance(event, dict) or not event.get("execution_id"):
@@ -293,7 +292,7 @@ def keys_generate(kty: str, size: int | None, curve: str | None, alg: str | None
       jwtgen keys generate --type RSA --size 3072 --alg PS256 --kid rsa-2026
       jwtgen keys generate --type EC --alg ECDH-ES+A256KW --curve P-384
     """
-    from worker.keygen import generate_keypair
+    from worker.core.keygen import generate_keypair
 
     try:
         private, public = generate_keypair(kty, size, curve, alg, kid)  # type: ignore[arg-type]
@@ -331,7 +330,7 @@ def keys_seal(kek_file: Path, secret_file: Any) -> None:
     """
     from joserfc.jwk import import_key
 
-    from worker.sealed import seal
+    from worker.core.sealed import seal
 
     try:
         kek = import_key(orjson.loads(kek_file.read_bytes()))
@@ -342,8 +341,3 @@ def keys_seal(kek_file: Path, secret_file: Any) -> None:
     if not secret:
         raise click.ClickException("the secret is empty")
     click.echo(orjson.dumps(seal(secret, kek)).decode())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main()

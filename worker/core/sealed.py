@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from joserfc import jwe
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
+from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey, import_key
 
 _ENCS = ["A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"]
 _ECDH = ["ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW"]
@@ -18,6 +19,13 @@ _ALGS_BY_KTY: dict[str, list[str]] = {
     "OKP": _ECDH,
     "oct": ["A128KW", "A192KW", "A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW", "dir"],
 }
+
+
+def import_kek(text: str | None) -> Key | None:
+    """The workers' key-encryption key from its JWK text (JWTGEN_KEK), or None when unset."""
+    if not text:
+        return None
+    return import_key(orjson.loads(text))
 
 
 class SealedError(ValueError):

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from worker import engine
-from worker.config import ConfigInvalid
-from worker.errors import ErrorCode, NodeError
+from worker.core import engine
+from worker.core.config import ConfigInvalid
+from worker.core.errors import ErrorCode, NodeError
 
 log = logging.getLogger(__name__)
 

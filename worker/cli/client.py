@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from worker.topics import TopicNames
+from worker.stream.topics import TopicNames
 
 
 async def publish_config(bootstrap: str, names: TopicNames, config: dict[str, Any] | None, config_id: str) -> None:

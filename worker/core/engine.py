@@ -13,11 +13,11 @@ from typing import Any
 
 from joserfc.jwk import Key
 
-from worker import keys as keyops
-from worker.claims import build_claims
-from worker.config import ConfigInvalid, NodeConfig, parse_config
-from worker.errors import ErrorCode, NodeError
-from worker.tokens import Encrypter, Signer, compact_header, produce
+from worker.core import keys as keyops
+from worker.core.claims import build_claims
+from worker.core.config import ConfigInvalid, NodeConfig, parse_config
+from worker.core.errors import ErrorCode, NodeError
+from worker.core.tokens import Encrypter, Signer, compact_header, produce
 
 __all__ = ["CompiledConfig", "ConfigInvalid", "Generated", "compile_config", "generate", "validate_config"]
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from worker import jsonio
-from worker.errors import ErrorCode, NodeError
+from worker.core import jsonio
+from worker.core.errors import ErrorCode, NodeError
 
 CLAIM_TYPES = ("String", "Number", "Boolean", "Array", "Object")
 

@@ -12,9 +12,9 @@ import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 
-from worker import engine, events
-from worker.configtable import ConfigTable
-from worker.errors import ErrorCode, NodeError
+from worker.core import engine, events
+from worker.core.configtable import ConfigTable
+from worker.core.errors import ErrorCode, NodeError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Tools for development and tests, shipped with the package: the local Kafka broker."""
