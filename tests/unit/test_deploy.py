@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from worker.core.errors import ErrorCode
 from worker.core.handler import Route
 from worker.stream import metrics
-from worker.stream.settings import Settings
+from worker.stream.settings import ENVIRONMENT, KEK_VARIABLES, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -54,8 +54,7 @@ def load_yaml(path: Path) -> Any:
 
 def settings_env_names() -> set[str]:
     """The environment variables the worker reads (worker/stream/settings.py)."""
-    source = (REPO / "worker" / "stream" / "settings.py").read_text(encoding="utf-8")
-    names = set(re.findall(r'env\.get\("([A-Z0-9_]+)"', source))
+    names = {variable for variable, _ in ENVIRONMENT.values()} | set(KEK_VARIABLES)
     assert {"KAFKA_BOOTSTRAP_SERVERS", "JWTGEN_TOPIC_PREFIX", "JWTGEN_KEK"} <= names, names
     return names
 

@@ -11,7 +11,7 @@ import click
 import orjson
 
 from worker.devtools import broker as local_broker
-from worker.stream.settings import Settings
+from worker.stream.settings import Settings, SettingsError
 from worker.stream.topics import TopicNames
 
 BOOTSTRAP_HELP = "Kafka bootstrap servers, host:port[,host:port] (env KAFKA_BOOTSTRAP_SERVERS, default localhost:9092)."
@@ -28,6 +28,14 @@ def _kafka(coro: Any, bootstrap: str) -> Any:
         raise click.ClickException(
             f"cannot reach Kafka at {bootstrap}: {exc} (set KAFKA_BOOTSTRAP_SERVERS or --bootstrap)"
         ) from exc
+
+
+def _settings(**overrides: object) -> Settings:
+    """The environment's settings; one that cannot be read is a one-line error naming the variable."""
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _pretty(value: Any) -> str:
@@ -133,7 +141,7 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     from worker.stream.app import create_app
     from worker.stream.topics import ensure_topics
 
-    settings = Settings.from_env(
+    settings = _settings(
         bootstrap_servers=bootstrap, topic_prefix=prefix, web_port=web_port, web_host=web_host, log_level=log_level
     )
     loop = asyncio.new_event_loop()
@@ -172,7 +180,7 @@ def _problems(raw: Any) -> list[str]:
     from worker.core.engine import validate_config
     from worker.core.sealed import import_kek
 
-    return validate_config(raw, kek=import_kek(Settings.from_env().kek))
+    return validate_config(raw, kek=import_kek(_settings().kek))
 
 
 @config.command("validate")

@@ -1,9 +1,76 @@
-"""Worker settings, read once from the environment (CONTRACT.md §6)."""
+"""Worker settings, read once from the environment (docs/contract.md, "Commands and environment").
+
+A value that cannot be read is a `SettingsError` naming the variable and the
+bad value (`JWTGEN_BATCH_MAX='abc' is not an integer`), never a bare
+ValueError; secrets are never quoted.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+
+
+class SettingsError(ValueError):
+    """An environment variable that cannot be used; the text names it and says what to fix."""
+
+
+def _integer(name: str, text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not an integer") from None
+
+
+def _positive_integer(name: str, text: str) -> int:
+    value = _integer(name, text)
+    if value < 1:
+        raise SettingsError(f"{name}={text!r} must be an integer >= 1")
+    return value
+
+
+def _positive_seconds(name: str, text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={text!r} must be a number of seconds > 0")
+    return value
+
+
+def _text(name: str, text: str) -> str:
+    return text
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _log_level(name: str, text: str) -> str:
+    level = text.strip().lower()
+    if level not in _LOG_LEVELS:
+        raise SettingsError(f"{name}={text!r} must be one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
+Reader = Callable[[str, str], object]
+
+# Settings field -> (environment variable, how to read it). The key-encryption
+# key is read apart: it may come from a file, and its text is a secret.
+ENVIRONMENT: dict[str, tuple[str, Reader]] = {
+    "bootstrap_servers": ("KAFKA_BOOTSTRAP_SERVERS", _text),
+    "topic_prefix": ("JWTGEN_TOPIC_PREFIX", _text),
+    "request_partitions": ("JWTGEN_REQUEST_PARTITIONS", _positive_integer),
+    "replication_factor": ("JWTGEN_REPLICATION_FACTOR", _positive_integer),
+    "config_wait_seconds": ("JWTGEN_CONFIG_WAIT_SECONDS", _positive_seconds),
+    "batch_max": ("JWTGEN_BATCH_MAX", _positive_integer),
+    "max_answer_bytes": ("JWTGEN_MAX_ANSWER_BYTES", _positive_integer),
+    "session_timeout_seconds": ("JWTGEN_SESSION_TIMEOUT_SECONDS", _positive_seconds),
+    "data_dir": ("JWTGEN_DATA_DIR", _text),
+    "log_level": ("JWTGEN_LOG_LEVEL", _log_level),
+}
+KEK_VARIABLES = ("JWTGEN_KEK", "JWTGEN_KEK_FILE")
 
 
 @dataclass(frozen=True)
@@ -33,24 +100,29 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        env = os.environ
-        kek = env.get("JWTGEN_KEK")
-        kek_file = env.get("JWTGEN_KEK_FILE")
-        if kek is None and kek_file:
-            with open(kek_file, encoding="utf-8") as fh:
-                kek = fh.read()
-        values: dict[str, object] = {
-            "bootstrap_servers": env.get("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
-            "topic_prefix": env.get("JWTGEN_TOPIC_PREFIX", cls.topic_prefix),
-            "request_partitions": int(env.get("JWTGEN_REQUEST_PARTITIONS", cls.request_partitions)),
-            "replication_factor": int(env.get("JWTGEN_REPLICATION_FACTOR", cls.replication_factor)),
-            "config_wait_seconds": float(env.get("JWTGEN_CONFIG_WAIT_SECONDS", cls.config_wait_seconds)),
-            "batch_max": int(env.get("JWTGEN_BATCH_MAX", cls.batch_max)),
-            "max_answer_bytes": int(env.get("JWTGEN_MAX_ANSWER_BYTES", cls.max_answer_bytes)),
-            "kek": kek,
-            "session_timeout_seconds": float(env.get("JWTGEN_SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds)),
-            "data_dir": env.get("JWTGEN_DATA_DIR"),
-            "log_level": env.get("JWTGEN_LOG_LEVEL", cls.log_level),
-        }
+        """Settings from the process environment; `overrides` that are not None win."""
+        return cls.from_mapping(os.environ, **overrides)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str], **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        for name, (variable, read) in ENVIRONMENT.items():
+            text = env.get(variable)
+            if text is not None and text != "":
+                values[name] = read(variable, text)
+        values["kek"] = _kek(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+
+
+def _kek(env: Mapping[str, str]) -> str | None:
+    kek = env.get("JWTGEN_KEK")
+    path = env.get("JWTGEN_KEK_FILE")
+    if kek or not path:
+        return kek or None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise SettingsError(f"JWTGEN_KEK_FILE={path!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
