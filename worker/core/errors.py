@@ -1,4 +1,4 @@
-"""The stable failure codes of CONTRACT.md §4 and the exception that carries them."""
+"""The stable failure codes of docs/contract.md and the exception that carries them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`{{variable.attribute}}` templates (CONTRACT.md §2) and claim type conversion.
+"""`{{variable.attribute}}` templates (docs/contract.md) and claim type conversion.
 
 Templates are compiled once per config into literal / path parts, so rendering
 a request does no regex work. Rules:
@@ -162,7 +162,7 @@ def json_type_name(value: Any) -> str:
 
 
 def convert(value: Any, claim_type: str, where: str) -> Any:
-    """Convert a rendered value to the claim's type (CONTRACT.md §2), else CLAIM_TYPE_MISMATCH."""
+    """Convert a rendered value to the claim's type (docs/contract.md), else CLAIM_TYPE_MISMATCH."""
     if claim_type == "String":
         return to_text(value) if value is not None else _mismatch(value, claim_type, where)
     if claim_type == "Number":

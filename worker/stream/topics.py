@@ -1,4 +1,4 @@
-"""Topic names (CONTRACT.md §1) and their creation when missing."""
+"""Topic names (docs/contract.md) and their creation when missing."""
 
 from __future__ import annotations
 

@@ -1,0 +1,62 @@
+"""`jwtgen worker`: run one worker of the consumer group in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from worker.cli.common import BOOTSTRAP_HELP, PREFIX_HELP, settings_from_env
+from worker.stream.topics import TopicNames
+
+
+@click.command()
+@click.option("--web-port", type=int, default=6066, show_default=True, help="Port of GET /healthz and GET /metrics.")
+@click.option("--web-host", default="0.0.0.0", show_default=True, help="Address the web server binds.")
+@click.option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", default="localhost:9092", help=BOOTSTRAP_HELP)
+@click.option("--prefix", envvar="JWTGEN_TOPIC_PREFIX", default="jwt-generator", help=PREFIX_HELP)
+@click.option(
+    "--log-level",
+    envvar="JWTGEN_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Log level (env JWTGEN_LOG_LEVEL).",
+)
+def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level: str) -> None:
+    """Run one worker in the foreground (Ctrl-C stops it cleanly).
+
+    Creates any missing contract topic, reads every config into memory, then
+    answers requests. Start more processes with the same prefix to scale out:
+    they form one consumer group ("<prefix>.worker") and share the requests
+    topic's partitions.
+
+    \b
+    Environment: KAFKA_BOOTSTRAP_SERVERS, JWTGEN_TOPIC_PREFIX,
+    JWTGEN_REQUEST_PARTITIONS (8), JWTGEN_REPLICATION_FACTOR (1),
+    JWTGEN_KEK / JWTGEN_KEK_FILE (JWK that opens sealed secrets),
+    JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500).
+    """
+    from faust.worker import Worker
+
+    from worker.stream.app import create_app
+    from worker.stream.topics import ensure_topics
+
+    settings = settings_from_env(
+        bootstrap_servers=bootstrap, topic_prefix=prefix, web_port=web_port, web_host=web_host, log_level=log_level
+    )
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(
+            ensure_topics(
+                settings.bootstrap_servers,
+                TopicNames(settings.topic_prefix),
+                settings.request_partitions,
+                settings.replication_factor,
+            )
+        )
+    except Exception as exc:
+        raise click.ClickException(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+    app = create_app(settings)
+    Worker(app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
