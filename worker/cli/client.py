@@ -9,12 +9,15 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from worker.stream.connection import KafkaConnection
 from worker.stream.topics import TopicNames
 
 
-async def publish_config(bootstrap: str, names: TopicNames, config: dict[str, Any] | None, config_id: str) -> None:
+async def publish_config(
+    kafka: KafkaConnection | str, names: TopicNames, config: dict[str, Any] | None, config_id: str
+) -> None:
     """Publish a config (or, with None, its tombstone) keyed by its id."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**KafkaConnection.of(kafka).client_options(), acks="all")
     try:
         await producer.start()
         value = None if config is None else orjson.dumps(config)
@@ -24,7 +27,7 @@ async def publish_config(bootstrap: str, names: TopicNames, config: dict[str, An
 
 
 async def request_and_wait(
-    bootstrap: str,
+    kafka: KafkaConnection | str,
     names: TopicNames,
     request: dict[str, Any],
     timeout: float = 30.0,
@@ -32,7 +35,8 @@ async def request_and_wait(
 ) -> tuple[str, dict[str, Any]]:
     """Send one node-execution event and return (topic, answer) once it is answered."""
     execution_id = str(request["execution_id"]).encode()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    options = KafkaConnection.of(kafka).client_options()
+    consumer = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
     try:
         await consumer.start()
         partitions = [
@@ -44,7 +48,7 @@ async def request_and_wait(
         await consumer.seek_to_end(*partitions)
         for tp in partitions:  # fix the start position before sending
             await consumer.position(tp)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer = AIOKafkaProducer(**options, acks="all")
         try:
             await producer.start()
             await producer.send_and_wait(names.requests, key=execution_id, value=orjson.dumps(request), headers=headers)

@@ -50,13 +50,13 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     try:
         loop.run_until_complete(
             ensure_topics(
-                settings.bootstrap_servers,
+                settings.kafka,
                 TopicNames(settings.topic_prefix),
                 settings.request_partitions,
                 settings.replication_factor,
             )
         )
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from exc
+        raise click.ClickException(f"cannot reach Kafka at {settings.kafka.describe()}: {exc}") from exc
     app = create_app(settings)
     Worker(app, loglevel=settings.log_level, loop=loop).execute_from_commandline()

@@ -47,7 +47,6 @@ class ConfigFeedService(mode.Service):
 
 def create_app(settings: Settings) -> faust.App:
     names = TopicNames(settings.topic_prefix)
-    brokers = [f"kafka://{hostport.strip()}" for hostport in settings.bootstrap_servers.split(",")]
     # Faust wants a data dir even without tables; keep it out of the cwd.
     data_dir = settings.data_dir or os.path.join(tempfile.gettempdir(), f"jwtgen-{settings.group_id}")
     app = faust.App(
@@ -55,7 +54,7 @@ def create_app(settings: Settings) -> faust.App:
         datadir=data_dir,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
-        broker=brokers,
+        **settings.kafka.faust_options(),
         key_serializer="raw",
         value_serializer="raw",
         web_port=settings.web_port,
@@ -94,7 +93,7 @@ def create_app(settings: Settings) -> faust.App:
     # cannot slow every batch down.
     given_up: dict[tuple[str, int | None], float] = {}
     table = ConfigTable(kek=import_kek(settings.kek))
-    feed = ConfigFeed(settings.bootstrap_servers, names.configs, table)
+    feed = ConfigFeed(settings.kafka, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
 
     @app.agent(requests_topic, name="answer-requests")

@@ -17,13 +17,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from worker.core.configtable import ConfigTable
 from worker.stream import metrics
+from worker.stream.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 
 
 class ConfigFeed:
-    def __init__(self, bootstrap: str, topic: str, table: ConfigTable) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection, topic: str, table: ConfigTable) -> None:
+        self.kafka = kafka
         self.topic = topic
         self.table = table
         self.ready = asyncio.Event()
@@ -35,7 +36,7 @@ class ConfigFeed:
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **self.kafka.client_options(),
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 
+from worker.stream.connection import KafkaConnection
+
 
 class SettingsError(ValueError):
     """An environment variable that cannot be used; the text names it and says what to fix."""
@@ -93,6 +95,10 @@ class Settings:
     session_timeout_seconds: float = 15.0
     data_dir: str | None = None  # Faust's scratch directory; a temp dir when unset
     log_level: str = "info"
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        return KafkaConnection(bootstrap_servers=self.bootstrap_servers)
 
     @property
     def group_id(self) -> str:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from worker.stream.connection import KafkaConnection
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +38,11 @@ class TopicNames:
 
 
 async def ensure_topics(
-    bootstrap: str, names: TopicNames, request_partitions: int, replication: int, config_partitions: int = 1
+    kafka: KafkaConnection | str,
+    names: TopicNames,
+    request_partitions: int,
+    replication: int,
+    config_partitions: int = 1,
 ) -> list[str]:
     """Create whichever of the contract's topics is missing; existing ones are left as they are.
 
@@ -55,7 +61,7 @@ async def ensure_topics(
         names.failure: NewTopic(names.failure, request_partitions, replication),
         names.deadletter: NewTopic(names.deadletter, 1, replication),
     }
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**KafkaConnection.of(kafka).client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
