@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ import jsonschema
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from worker.devtools import ports
+
 REPO = Path(__file__).resolve().parent.parent
 JWTGEN = [sys.executable, "-m", "worker.cli"]
 SCHEMA_OF_TOPIC = {"true": "success", "failure": "failure", "deadletter": "deadletter"}
@@ -34,9 +35,12 @@ def load_schemas() -> dict[str, Any]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port for a broker or a worker's web server, below the kernel's ephemeral range.
+
+    A port from the ephemeral range could be taken by any outgoing connection,
+    even a client's connection to itself while it retries a stopped broker.
+    """
+    return ports.free_port()
 
 
 def unique_prefix(name: str) -> str:

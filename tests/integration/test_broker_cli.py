@@ -1,15 +1,19 @@
-"""`jwtgen broker start|stop`: idempotent start, stale pid files, clean stop."""
+"""`jwtgen broker start|stop`: idempotent start, stale pid files, clean stop, ports in use."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.kafkaio import JWTGEN, REPO, free_port
+from worker.devtools import broker, ports
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +54,11 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
         assert "already running" in again.stdout
         assert (data / "broker.pid").read_text().strip() == pid
         assert (data / "server.log").stat().st_size > 0  # the broker logs through Log4j2
+        # The tool picks the controller port itself, below the ephemeral range.
+        voters = re.search(r"controller.quorum.voters=1@127.0.0.1:(\d+)", (data / "server.properties").read_text())
+        assert voters, "no controller port in server.properties"
+        assert ports.LOWEST_PORT <= int(voters[1]) < ports.ephemeral_range()[0]
+        assert int(voters[1]) != int(port)
         assert asyncio.run(transaction_commits(f"127.0.0.1:{port}")) == [b"in-txn"]
     finally:
         stopped = jwtgen("broker", "stop", "--data-dir", str(data))
@@ -66,3 +75,62 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
     finally:
         jwtgen("broker", "stop", "--data-dir", str(data))
     assert "no broker running" in jwtgen("broker", "stop", "--data-dir", str(data)).stdout
+
+
+@pytest.fixture(params=["bound", "listening"])
+def taken_port(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A port another process holds: bound only (a connect is refused, a bind fails), or listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", free_port()))
+        if request.param == "listening":
+            sock.listen(1)
+        yield sock.getsockname()[1]
+
+
+def test_a_port_in_use_is_refused_in_one_line(taken_port: int, tmp_path: Path) -> None:
+    data = tmp_path / "broker"
+    started = jwtgen("broker", "start", "--port", str(taken_port), "--data-dir", str(data))
+    assert started.returncode == 1
+    assert f"port {taken_port} is in use" in started.stderr
+    assert "--port" in started.stderr
+    assert started.stderr.strip().count("\n") == 0, started.stderr
+    assert "log4j" not in (started.stdout + started.stderr).lower()
+    assert not (data / "broker.pid").exists()
+
+
+def test_a_port_taken_after_the_check_is_reported_from_the_broker_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The race: the port is free when checked and taken before Kafka binds it.
+    monkeypatch.setattr(broker, "_require_free", lambda port: None)
+    data = tmp_path / "broker"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", free_port()))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        with pytest.raises(broker.BrokerError) as failure:
+            broker.start(port=port, data_dir=data, wait_seconds=120, say=lambda _: None)
+    message = str(failure.value)
+    assert message.startswith(f"port {port} is in use: the broker could not bind 127.0.0.1:{port}"), message
+    assert "Address already in use" in message
+    assert "\n" not in message and "log4j" not in message.lower()
+    assert not (data / "broker.pid").exists()
+
+
+def test_a_controller_port_taken_after_it_was_chosen_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "broker"
+    port = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", free_port()))
+        holder.listen(1)
+        controller = holder.getsockname()[1]
+        # The race: the chosen controller port is taken before Kafka binds it.
+        monkeypatch.setattr(broker.ports, "free_port", lambda **_: controller)
+        with pytest.raises(broker.BrokerError) as failure:
+            broker.start(port=port, data_dir=data, wait_seconds=120, say=lambda _: None)
+    message = str(failure.value)
+    assert message.startswith(f"controller port {controller} is in use"), message
+    assert "start again" in message and "\n" not in message
+    assert not (data / "broker.pid").exists()

@@ -1,6 +1,7 @@
 """A local single-node Apache Kafka (KRaft), assembled from Maven Central.
 
-`start` resolves the broker's jars once with Maven (worker/devtools/kafka-broker.pom.xml),
+`start` resolves the broker's jars once with Maven (the packaged
+worker/devtools/kafka-broker.pom.xml) into a cache keyed by the POM's content,
 formats KRaft storage on first use and runs `kafka.Kafka` in the background,
 returning only when the broker answers metadata requests.
 """
@@ -8,13 +9,15 @@ returning only when the broker answers metadata requests.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -22,8 +25,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-DEFAULT_JARS_DIR = Path(os.environ.get("JWTGEN_KAFKA_JARS", Path.home() / ".cache" / "jwtgen" / "kafka-jars"))
+from worker.devtools import ports
+
+# The cache ROOT: each POM content gets its own subdirectory, <root>/<sha256 prefix>/.
+DEFAULT_JARS_ROOT = Path(os.environ.get("JWTGEN_KAFKA_JARS", Path.home() / ".cache" / "jwtgen" / "kafka-jars"))
 DEFAULT_DATA_DIR = Path(os.environ.get("JWTGEN_BROKER_DIR", Path.home() / ".cache" / "jwtgen" / "broker"))
+POM_NAME = "kafka-broker.pom.xml"
+KAFKA_JAR_GLOB = "kafka_2.13-*.jar"
 
 Say = Callable[[str], None]
 
@@ -53,47 +61,75 @@ class BrokerPaths:
         return self.data_dir / "broker.out"
 
     @property
+    def server_log(self) -> Path:
+        return self.data_dir / "server.log"
+
+    @property
     def port_file(self) -> Path:
         return self.data_dir / "broker.port"
 
 
-POM = Path(str(resources.files("worker.devtools") / "kafka-broker.pom.xml"))
+def packaged_pom() -> bytes:
+    """The POM shipped inside the package (a wheel or an editable install alike)."""
+    return resources.files("worker.devtools").joinpath(POM_NAME).read_bytes()
 
 
-def _pom_stamp() -> str:
-    return str(POM.stat().st_mtime_ns) + ":" + str(POM.stat().st_size)
+def cache_key(pom: bytes) -> str:
+    """Same POM text, same jars: clones and installs of one version share one cache directory."""
+    return hashlib.sha256(pom).hexdigest()[:16]
 
 
-def ensure_jars(jars_dir: Path = DEFAULT_JARS_DIR, say: Say = print) -> Path:
-    """Copy Kafka and its runtime dependencies from Maven Central, once per POM change."""
-    stamp = jars_dir / ".pom-stamp"
-    if stamp.exists() and stamp.read_text() == _pom_stamp() and any(jars_dir.glob("kafka_2.13-*.jar")):
-        return jars_dir
-    if shutil.which("mvn") is None:
+def ensure_jars(jars_root: Path = DEFAULT_JARS_ROOT, say: Say = print, pom: bytes | None = None) -> Path:
+    """The directory of Kafka's runtime jars for this POM, copied from Maven Central on first use.
+
+    A cache directory appears complete or not at all (Maven fills a temporary
+    sibling that is then renamed into place), and a complete one is never
+    changed or deleted: brokers started by other checkouts may run from it.
+    """
+    pom = packaged_pom() if pom is None else pom
+    jars_dir = jars_root / cache_key(pom)
+    if jars_dir.is_dir():
+        return _complete(jars_dir)
+    mvn = shutil.which("mvn")
+    if mvn is None:
         raise BrokerError("Maven (mvn) is not on PATH: it is needed once to fetch Apache Kafka from Maven Central")
-    say(f"fetching Apache Kafka jars from Maven Central into {jars_dir} (first run only) ...")
-    if jars_dir.exists():
-        shutil.rmtree(jars_dir)
-    jars_dir.mkdir(parents=True)
-    cmd = [
-        "mvn", "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-        f"-DoutputDirectory={jars_dir}", "-DincludeScope=runtime",
-    ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BrokerError(f"mvn failed ({done.returncode}):\n{done.stdout[-4000:]}{done.stderr[-4000:]}")
-    stamp.write_text(_pom_stamp())
+    say(f"fetching Apache Kafka jars from Maven Central into {jars_dir} (once per POM version) ...")
+    jars_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{jars_dir.name}.", suffix=".filling", dir=jars_root))
+    work.chmod(0o755)  # mkdtemp makes it private; the cache is not
+    try:
+        # The POM travels with its jars: it tells which recipe filled the directory.
+        (work / POM_NAME).write_bytes(pom)
+        cmd = [
+            mvn, "-q", "-B", "-f", str(work / POM_NAME), "dependency:copy-dependencies",
+            f"-DoutputDirectory={work}", "-DincludeScope=runtime",
+        ]  # fmt: skip
+        done = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BrokerError(f"mvn failed ({done.returncode}):\n{done.stdout[-4000:]}{done.stderr[-4000:]}")
+        _complete(work)
+        try:
+            os.rename(work, jars_dir)
+        except OSError:
+            if not jars_dir.is_dir():
+                raise
+            # Another process filled it meanwhile: theirs is as good, and may be in use.
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # gone already once renamed
+    return _complete(jars_dir)
+
+
+def _complete(jars_dir: Path) -> Path:
+    if not any(jars_dir.glob(KAFKA_JAR_GLOB)):
+        raise BrokerError(
+            f"the jar cache {jars_dir} has no {KAFKA_JAR_GLOB}: it is damaged; "
+            "remove that directory (no broker may run from it) and start again"
+        )
     return jars_dir
 
 
 def _classpath(jars_dir: Path) -> str:
     return os.pathsep.join(str(p) for p in sorted(jars_dir.glob("*.jar")))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _properties(port: int, controller_port: int, log_dir: Path) -> str:
@@ -181,7 +217,7 @@ def _answers_metadata(port: int, timeout: float = 2.0) -> bool:
 def start(
     port: int = 9092,
     data_dir: Path = DEFAULT_DATA_DIR,
-    jars_dir: Path = DEFAULT_JARS_DIR,
+    jars_root: Path = DEFAULT_JARS_ROOT,
     wait_seconds: float = 120.0,
     say: Say = print,
 ) -> int:
@@ -193,15 +229,20 @@ def start(
         known_port = paths.port_file.read_text().strip() if paths.port_file.exists() else "?"
         say(f"broker already running (pid {running}, port {known_port}, data dir {paths.data_dir})")
         return running
-    jars = ensure_jars(jars_dir, say)
+    _require_free(port)
+    ephemeral = ports.ephemeral_range()
+    if ephemeral[0] <= port <= ephemeral[1]:
+        say(
+            f"note: port {port} is in the kernel's ephemeral range {ephemeral[0]}-{ephemeral[1]}: a client "
+            "connection may take it while the broker is down; a port below the range is safer"
+        )
+    jars = ensure_jars(jars_root, say)
     classpath = _classpath(jars)
     java = shutil.which("java")
     if java is None:
         raise BrokerError("java is not on PATH: Apache Kafka needs Java 17 or newer")
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
-            raise BrokerError(f"port {port} is already in use by another process: choose one with --port")
-    controller_port = _free_port()
+    _require_free(port)  # again: fetching the jars may have taken minutes
+    controller_port = ports.free_port(exclude={port})
     paths.properties.write_text(_properties(port, controller_port, paths.log_dir))
     if not (paths.log_dir / "meta.properties").exists():
         # StorageTool wants a base64url-encoded 16-byte id.
@@ -214,7 +255,9 @@ def start(
         if fmt.returncode != 0:
             raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout}{fmt.stderr}")
     log4j = paths.data_dir / "log4j2.properties"
-    log4j.write_text(_LOG4J.format(log=paths.data_dir / "server.log"))
+    log4j.write_text(_LOG4J.format(log=paths.server_log))
+    # server.log grows across runs: only what this run writes explains its failure.
+    log_offset = paths.server_log.stat().st_size if paths.server_log.exists() else 0
     out = paths.stdout_log.open("ab")
     proc = subprocess.Popen(
         [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -228,16 +271,47 @@ def start(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             paths.pid_file.unlink(missing_ok=True)
-            tail = paths.stdout_log.read_text(errors="replace")[-3000:]
-            raise BrokerError(f"broker exited with {proc.returncode}; last output:\n{tail}")
+            log = _log_since(paths.server_log, log_offset)
+            raise BrokerError(_exit_reason(proc.returncode, log, port, paths))
         if _answers_metadata(port):
             say(f"broker serving on 127.0.0.1:{port} (pid {proc.pid}, data dir {paths.data_dir})")
             return proc.pid
         time.sleep(0.5)
     stop(paths.data_dir, say=lambda _: None)
-    raise BrokerError(
-        f"broker did not answer on port {port} within {wait_seconds:.0f}s; see {paths.data_dir}/server.log"
-    )
+    raise BrokerError(f"broker did not answer on port {port} within {wait_seconds:.0f}s; see {paths.server_log}")
+
+
+def _require_free(port: int) -> None:
+    if not ports.can_bind(port):
+        raise BrokerError(f"port {port} is in use: choose another with --port")
+
+
+def _log_since(log: Path, offset: int) -> str:
+    try:
+        with log.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+_BIND_FAILURE = re.compile(r"Socket server failed to bind to (?P<address>\S+?):(?P<port>\d+): (?P<reason>[^.\n]+)")
+_ERROR_LINE = re.compile(r"^\[[^\]]+\] ERROR (?P<message>.+)$", re.MULTILINE)
+
+
+def _exit_reason(returncode: int, log: str, port: int, paths: BrokerPaths) -> str:
+    """One line on why the broker exited, from its server.log; not the JVM's shutdown noise on stderr."""
+    bind = _BIND_FAILURE.search(log)
+    if bind:
+        failed = f"the broker could not bind {bind['address']}:{bind['port']} ({bind['reason']})"
+        if int(bind["port"]) == port:
+            return f"port {port} is in use: {failed}; choose another with --port"
+        # Another process took the controller port between our check and the broker's bind.
+        return f"controller port {bind['port']} is in use: {failed}; start again to pick another"
+    error = _ERROR_LINE.search(log)
+    if error:
+        return f"broker exited with {returncode}: {error['message']}; see {paths.server_log}"
+    return f"broker exited with {returncode}; see {paths.server_log} and {paths.stdout_log}"
 
 
 def stop(data_dir: Path = DEFAULT_DATA_DIR, timeout: float = 60.0, say: Say = print) -> bool:
