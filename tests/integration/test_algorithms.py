@@ -1,6 +1,6 @@
 """Every algorithm and key-management combination through Kafka, checked by jwcrypto.
 
-One module-scoped worker. The `answers` fixture publishes one config per case
+One module-scoped worker. The `run` fixture publishes one config per case
 and sends every request in bulk; each parametrized test then asserts on its own
 answer: the token is verified (and decrypted) by jwcrypto, an independent JOSE
 implementation, with the keys this module holds, never with joserfc.
