@@ -26,7 +26,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.kafkaio import JWTGEN, REPO, WorkerProcess, free_port
+from tests.support.kafkaio import WorkerProcess
+from tests.support.processes import JWTGEN, REPO, free_port
 from worker.core import events, handler, keygen
 from worker.core.configtable import ConfigTable
 from worker.stream.sink import BatchSink, Outgoing

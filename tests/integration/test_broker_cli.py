@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from tests.kafkaio import JWTGEN, REPO, free_port
+from tests.support import processes
+from tests.support.processes import free_port
 from worker.devtools import broker, ports
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,8 @@ async def transaction_commits(bootstrap: str) -> list[bytes]:
 
 
 def jwtgen(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*JWTGEN, *args], cwd=REPO, capture_output=True, text=True, timeout=180)
+    # Starting a broker may fetch Kafka's jars first: more time than other commands.
+    return processes.jwtgen(*args, timeout=180)
 
 
 def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.kafkaio import REPO, free_port
+from tests.support.processes import REPO, free_port
 from worker.devtools import broker
 
 pytestmark = pytest.mark.integration

@@ -6,30 +6,20 @@ import base64
 import json
 import os
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import orjson
 import pytest
-from jwcrypto import jwe, jwk
+from jwcrypto import jwk
 
-from tests.jose_check import verify
-from tests.kafkaio import JWTGEN, REPO, KafkaIO, WorkerProcess
+from tests.support.configs import LEAN_CLAIMS, LEAN_TOKEN_CLAIMS, TOP_SECRET, hs256, hs256_config, request_for
+from tests.support.jose_check import decrypt, verify
+from tests.support.kafkaio import KafkaIO, WorkerProcess, check_answer
+from tests.support.keys import oct_jwk
+from tests.support.processes import jwtgen
 
 pytestmark = pytest.mark.integration
-
-IAT = 1764355200
-SECRET = "TOP-SECRET-cli-hmac-key-0123456789abcdef"  # 40 bytes
-STORE = {"user": {"id": "u-42", "email": "ada@example.com"}}
-EXPECTED_CLAIMS = {
-    "iat": IAT,
-    "exp": IAT + 600,
-    "iss": "https://idp.example.com",
-    "sub": "u-42",
-    "email": "ada@example.com",
-}
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +29,6 @@ def env(kafka: str, prefix: str, worker: WorkerProcess) -> dict[str, str]:
     return {**base, "KAFKA_BOOTSTRAP_SERVERS": kafka, "JWTGEN_TOPIC_PREFIX": prefix, "PYTHONUNBUFFERED": "1"}
 
 
-def jwtgen(*args: str, env: dict[str, str] | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*JWTGEN, *args], cwd=REPO, env=env or dict(os.environ), capture_output=True, text=True, timeout=timeout
-    )
-
-
 def write(tmp_path: Path, name: str, value: Any) -> Path:
     path = tmp_path / name
     path.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2))
@@ -52,32 +36,13 @@ def write(tmp_path: Path, name: str, value: Any) -> Path:
 
 
 def config(config_id: str, **overrides: Any) -> dict[str, Any]:
-    value: dict[str, Any] = {
-        "id": config_id,
-        "version": 1,
-        "ttl": 600,
-        "claims": {
-            "issuer": "https://idp.example.com",
-            "subject": "{{user.id}}",
-            "custom": [{"key": "email", "value": "{{user.email}}", "type": "String"}],
-        },
-        "signature": {"type": "symmetric", "kid": "hs-cli", "alg": "HS256", "password": SECRET},
-        "encryption": None,
+    """The module's config: one custom claim, kid hs-cli; `overrides` replace top-level fields."""
+    defaults = {
+        "claims": LEAN_CLAIMS,
+        "signature": hs256(TOP_SECRET, kid="hs-cli"),
         "store": {"variable": "jwt", "attributes": ["token", "kid"], "frontend": False},
     }
-    value.update(overrides)
-    return value
-
-
-def request_for(config_id: str) -> dict[str, Any]:
-    return {
-        "execution_id": str(uuid.uuid4()),
-        "flow": {"id": "checkout", "type": "Authentication", "run_id": "r-1"},
-        "node": {"id": "jwt-1"},
-        "config": {"id": config_id},
-        "store": STORE,
-        "issued_at": IAT,
-    }
+    return hs256_config(config_id, **{**defaults, **overrides})
 
 
 # Several problems at once; each entry is a field the output must name.
@@ -87,7 +52,7 @@ BROKEN = config(
     ttl=0,
     colour="red",
     claims={"custom": [{"key": "email", "value": "x", "type": "Date"}]},
-    signature={"type": "symmetric", "alg": "HS512", "password": SECRET},
+    signature={"type": "symmetric", "alg": "HS512", "password": TOP_SECRET},
     store={"variable": "jwt", "attributes": ["token", "refresh_token"]},
 )
 BROKEN_FIELDS = [
@@ -100,10 +65,6 @@ BROKEN_FIELDS = [
     "signature.password",
     "store.attributes[1]",
 ]
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 def problems_of(stdout: str, path: Path) -> list[str]:
@@ -137,7 +98,7 @@ def test_validate_lists_every_problem_naming_its_field(tmp_path: Path) -> None:
     for name in BROKEN_FIELDS:
         assert any(p.startswith(f"{name}:") for p in problems), (name, problems)
     assert len(problems) >= len(BROKEN_FIELDS)
-    assert SECRET not in result.stdout + result.stderr
+    assert TOP_SECRET not in result.stdout + result.stderr
 
 
 def test_validate_reports_each_of_several_files(tmp_path: Path) -> None:
@@ -167,7 +128,7 @@ def answer_of(result: subprocess.CompletedProcess[str], prefix: str, schemas: di
     topic = first.removeprefix("answer on ").removesuffix(":")
     assert topic in (f"{prefix}.true", f"{prefix}.failure"), result.stdout
     body: dict[str, Any] = json.loads(rest)
-    jsonschema.validate(body, schemas["success" if topic.endswith(".true") else "failure"])
+    check_answer(schemas, "true" if topic.endswith(".true") else "failure", body)
     return body
 
 
@@ -188,20 +149,20 @@ def test_put_publishes_a_valid_config_that_a_worker_then_uses(env: dict[str, str
     result = jwtgen("config", "put", str(path), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"published config 'published' version 1 to {env['JWTGEN_TOPIC_PREFIX']}.configs" in result.stdout
-    assert SECRET not in result.stdout + result.stderr
+    assert TOP_SECRET not in result.stdout + result.stderr
     request = request_for("published")
     io.send_request(request)
     kind, body = io.answer(request["execution_id"])
     assert kind == "true", body
     token = body["store_delta"][0]["values"]["token"]
-    assert verify(token, jwk.JWK(kty="oct", k=b64url(SECRET.encode())), "HS256", "hs-cli") == EXPECTED_CLAIMS
+    assert verify(token, oct_jwk(TOP_SECRET), "HS256", "hs-cli") == LEAN_TOKEN_CLAIMS
 
 
 def test_request_exits_0_on_true_and_2_on_failure(env: dict[str, str], tmp_path: Path, schemas: dict[str, Any]) -> None:
     prefix = env["JWTGEN_TOPIC_PREFIX"]
     ok = write(tmp_path, "ok.json", config("req-ok"))
     assert jwtgen("config", "put", str(ok), env=env).returncode == 0
-    weak = config("req-weak", signature={"type": "symmetric", "alg": "HS512", "password": SECRET})
+    weak = config("req-weak", signature={"type": "symmetric", "alg": "HS512", "password": TOP_SECRET})
     forced = jwtgen("config", "put", "--force", str(write(tmp_path, "weak.json", weak)), env=env)
     assert forced.returncode == 0, forced.stdout + forced.stderr
 
@@ -209,15 +170,15 @@ def test_request_exits_0_on_true_and_2_on_failure(env: dict[str, str], tmp_path:
     assert good.returncode == 0, good.stdout + good.stderr
     body = answer_of(good, prefix, schemas)
     assert body["outcome"] == "True" and body["token_info"]["kid"] == "hs-cli"
-    key = jwk.JWK(kty="oct", k=b64url(SECRET.encode()))
-    assert verify(body["store_delta"][0]["values"]["token"], key, "HS256", "hs-cli") == EXPECTED_CLAIMS
+    token = body["store_delta"][0]["values"]["token"]
+    assert verify(token, oct_jwk(TOP_SECRET), "HS256", "hs-cli") == LEAN_TOKEN_CLAIMS
 
     bad = jwtgen("request", str(write(tmp_path, "r2.json", request_for("req-weak"))), env=env)
     assert bad.returncode == 2, bad.stdout + bad.stderr
     body = answer_of(bad, prefix, schemas)
     assert body["outcome"] == "Failure" and body["error"]["code"] == "CONFIG_INVALID"
     assert "signature.password" in body["error"]["message"]
-    assert SECRET not in bad.stdout
+    assert TOP_SECRET not in bad.stdout
 
 
 def test_request_without_execution_id_is_refused(env: dict[str, str], tmp_path: Path) -> None:
@@ -378,20 +339,15 @@ def test_generated_keys_in_configs_make_tokens_jwcrypto_accepts(
         assert result.returncode == 0, result.stdout + result.stderr
         tokens[config_id] = answer_of(result, prefix, schemas)["store_delta"][0]["values"]["token"]
 
-    assert verify(tokens["gen-rsa"], jwk.JWK(**rsa_public), "PS256", rsa_public["kid"]) == EXPECTED_CLAIMS
+    assert verify(tokens["gen-rsa"], jwk.JWK(**rsa_public), "PS256", rsa_public["kid"]) == LEAN_TOKEN_CLAIMS
 
-    outer = jwe.JWE()
-    outer.allowed_algs = ["ECDH-ES+A256KW", "A256GCM"]
-    outer.deserialize(tokens["gen-nested"], key=jwk.JWK(**ec_private))
-    assert outer.jose_header["cty"] == "JWT" and outer.jose_header["kid"] == ec_public["kid"]
-    inner = outer.payload.decode()
-    assert verify(inner, jwk.JWK(**okp_public), "Ed25519", "ed-cli") == EXPECTED_CLAIMS
+    header, inner = decrypt(tokens["gen-nested"], jwk.JWK(**ec_private), "ECDH-ES+A256KW")
+    assert header["cty"] == "JWT" and header["kid"] == ec_public["kid"]
+    assert verify(inner.decode(), jwk.JWK(**okp_public), "Ed25519", "ed-cli") == LEAN_TOKEN_CLAIMS
 
-    outer = jwe.JWE()
-    outer.allowed_algs = ["A256KW", "A256GCM"]
-    outer.deserialize(tokens["gen-oct"], key=jwk.JWK(**wrap_private))
-    assert outer.jose_header["kid"] == "wrap-cli"
-    assert verify(outer.payload.decode(), jwk.JWK(**hs_private), "HS384", hs_private["kid"]) == EXPECTED_CLAIMS
+    header, inner = decrypt(tokens["gen-oct"], jwk.JWK(**wrap_private), "A256KW")
+    assert header["kid"] == "wrap-cli"
+    assert verify(inner.decode(), jwk.JWK(**hs_private), "HS384", hs_private["kid"]) == LEAN_TOKEN_CLAIMS
 
 
 # ----------------------------------------------------------------------------- --help

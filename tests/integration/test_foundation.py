@@ -4,69 +4,27 @@ from __future__ import annotations
 
 import base64
 import time
-import uuid
 from typing import Any
 
-import jsonschema
 import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from jwcrypto import jwk, jwt
+from jwcrypto import jwt
 
-from tests.kafkaio import KafkaIO, WorkerProcess
+from tests.support.configs import TOP_SECRET, hs256_config, request_for
+from tests.support.kafkaio import KafkaIO, WorkerProcess, check_answer
+from tests.support.keys import oct_jwk
 
 pytestmark = pytest.mark.integration
-
-SECRET = "TOP-SECRET-hmac-key-for-tests-0123456789"  # 40 bytes >= 32 for HS256
-
-
-def hs256_config(config_id: str, version: int = 1, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "id": config_id,
-        "version": version,
-        "ttl": 600,
-        "claims": {
-            "issuer": "https://idp.example.com",
-            "subject": "{{user.id}}",
-            "custom": [
-                {"key": "email", "value": "{{user.email}}", "type": "String"},
-                {"key": "roles", "value": "{{user.roles}}", "type": "Array"},
-                {"key": "level", "value": "2", "type": "Number"},
-            ],
-        },
-        "signature": {"type": "symmetric", "kid": "hs-1", "alg": "HS256", "password": SECRET},
-        "encryption": None,
-        "store": {"variable": "jwt", "attributes": ["token", "exp"], "frontend": True},
-    }
-    config.update(overrides)
-    return config
-
-
-def request_for(config_id: str, version: int | None = None, **overrides: Any) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "execution_id": str(uuid.uuid4()),
-        "flow": {"id": "checkout", "type": "Authentication", "run_id": "r-1"},
-        "node": {"id": "jwt-1"},
-        "config": {"id": config_id} if version is None else {"id": config_id, "version": version},
-        "store": {"user": {"id": "u-42", "email": "ada@example.com", "roles": ["admin", "ops"]}},
-        "issued_at": 1764355200,
-    }
-    req.update(overrides)
-    return req
-
-
-def check(schemas: dict[str, Any], kind: str, body: dict[str, Any]) -> None:
-    schema = {"true": "success", "failure": "failure", "deadletter": "deadletter"}[kind]
-    jsonschema.validate(body, schemas[schema])
 
 
 def failure_of(io: KafkaIO, schemas: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     io.send_request(request)
     kind, body = io.answer(request["execution_id"])
-    check(schemas, kind, body)
+    check_answer(schemas, kind, body)
     assert kind == "failure", body
     assert body["outcome"] == "Failure"
-    assert SECRET not in orjson.dumps(body).decode()
+    assert TOP_SECRET not in orjson.dumps(body).decode()
     return body["error"]
 
 
@@ -75,7 +33,7 @@ def test_true_answer_verified_by_jwcrypto(io: KafkaIO, schemas: dict[str, Any]) 
     request = request_for("login", 1)
     io.send_request(request, headers=[("traceparent", b"00-abc-def-01")])
     kind, body = io.answer(request["execution_id"])
-    check(schemas, kind, body)
+    check_answer(schemas, kind, body)
     assert kind == "true", body
     assert body["config"] == {"id": "login", "version": 1}
     assert body["token_info"] == {"alg": "HS256", "enc": None, "kid": "hs-1", "iat": 1764355200, "exp": 1764355800}
@@ -83,8 +41,7 @@ def test_true_answer_verified_by_jwcrypto(io: KafkaIO, schemas: dict[str, Any]) 
     assert delta["variable"] == "jwt" and delta["frontend"] is True
     assert set(delta["values"]) == {"token", "exp"}
 
-    key = jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(SECRET.encode()).decode().rstrip("="))
-    token = jwt.JWT(jwt=delta["values"]["token"], key=key, algs=["HS256"], check_claims=False)
+    token = jwt.JWT(jwt=delta["values"]["token"], key=oct_jwk(TOP_SECRET), algs=["HS256"], check_claims=False)
     claims = orjson.loads(token.claims)
     assert claims == {
         "iat": 1764355200,
@@ -224,7 +181,7 @@ def test_dead_letters_for_unanswerable_records(io: KafkaIO, schemas: dict[str, A
                     letters[key] = body
     assert set(letters) == {"dl-1", "dl-2"}
     for key, body in letters.items():
-        check(schemas, "deadletter", body)
+        check_answer(schemas, "deadletter", body)
         assert body["topic"] == io.topic("requests")
         assert base64.b64decode(body["key_b64"]) == key.encode()
     assert base64.b64decode(letters["dl-1"]["value_b64"]) == b"\xff not json at all"
@@ -256,7 +213,7 @@ def test_healthz_and_metrics(worker: WorkerProcess, io: KafkaIO) -> None:
     text = worker.metrics()
     assert 'jwtgen_answers_total{code="",outcome="True"}' in text
     assert "jwtgen_config_table_ready 1.0" in text
-    assert SECRET not in text
+    assert TOP_SECRET not in text
 
 
 def test_a_reply_to_header_cannot_make_the_worker_write_elsewhere(io: KafkaIO) -> None:

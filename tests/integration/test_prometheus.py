@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.kafkaio import REPO, KafkaIO, WorkerProcess, free_port, unique_prefix
+from tests.support import processes
+from tests.support.configs import LEAN_CLAIMS, TOP_SECRET, hs256_config, request_for
+from tests.support.deploy import ALERTS_FILE, JOB, alert_rules, dashboard, dockerfile_instructions
+from tests.support.kafkaio import KafkaIO, WorkerProcess, unique_prefix
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.integration
 
-JOB = "jwtgen"  # deploy/prometheus/alerts.yml selects the workers by this job name
-ALERTS_FILE = REPO / "deploy" / "prometheus" / "alerts.yml"
-DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "jwtgen.json"
-SECRET = "TOP-SECRET-hmac-key-for-prometheus-test-0123"  # >= 32 bytes for HS256
 # Grafana's variables, as the dashboard would substitute them.
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__range": "5m", "$__interval": "15s", "$instance": ".*"}
 
@@ -54,44 +53,28 @@ class PrometheusServer:
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
 
     def start(self, timeout: float = 60.0) -> PrometheusServer:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    f"--config.file={self.config_path}",
-                    f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                ],
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"prometheus not ready within {timeout}s:\n{self.log()[-4000:]}")
+        command = [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+        self.proc = processes.spawn(command, self.log_path, cwd=self.workdir)
+        processes.wait_ready(self.proc, self.ready, self.log_path, "prometheus", timeout, every=0.2)
+        return self
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        processes.stop(self.proc, 20)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return processes.read_log(self.log_path)
 
     def api(self, path: str, **params: str) -> Any:
         url = f"http://127.0.0.1:{self.port}/api/v1/{path}"
@@ -137,37 +120,9 @@ class PrometheusServer:
         return by_name
 
 
-def hs256_config(config_id: str) -> dict[str, Any]:
-    return {
-        "id": config_id,
-        "version": 1,
-        "ttl": 600,
-        "claims": {
-            "issuer": "https://idp.example.com",
-            "subject": "{{user.id}}",
-            "custom": [{"key": "email", "value": "{{user.email}}", "type": "String"}],
-        },
-        "signature": {"type": "symmetric", "kid": "hs-1", "alg": "HS256", "password": SECRET},
-        "encryption": None,
-        "store": {"variable": "jwt", "attributes": ["token"]},
-    }
-
-
-def request_for(config_id: str, store: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "execution_id": str(uuid.uuid4()),
-        "flow": {"id": "checkout", "type": "Authentication", "run_id": "r-1"},
-        "node": {"id": "jwt-1"},
-        "config": {"id": config_id, "version": 1},
-        "store": store,
-        "issued_at": 1764355200,
-    }
-
-
 def dashboard_queries() -> list[str]:
-    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     queries = []
-    for panel in board["panels"]:
+    for panel in dashboard()["panels"]:
         for target in panel["targets"]:
             expr = target["expr"]
             for name, value in GRAFANA_VARS.items():
@@ -179,9 +134,8 @@ def dashboard_queries() -> list[str]:
 
 def healthcheck_command(web_port: int) -> list[str]:
     """The Dockerfile's HEALTHCHECK command, pointed at this worker's port."""
-    text = (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
-    [line] = [line for line in text.splitlines() if line.strip().startswith("HEALTHCHECK")]
-    command: list[str] = json.loads(line.split(" CMD ", 1)[1])
+    [healthcheck] = [args for name, args in dockerfile_instructions() if name == "HEALTHCHECK"]
+    command: list[str] = json.loads(healthcheck.split(" CMD ", 1)[1])
     assert command[0] == "python"
     return [shutil.which("python3") or "python3", *[part.replace(":6066/", f":{web_port}/") for part in command[1:]]]
 
@@ -205,9 +159,9 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
         io = KafkaIO(kafka, prefix).open()
 
         # One True answer, one Failure (VARIABLE_NOT_FOUND), one dead letter.
-        io.put_config(hs256_config("prom"))
-        good = request_for("prom", {"user": {"id": "u-1", "email": "ada@example.com"}})
-        bad = request_for("prom", {"user": {"id": "u-2"}})
+        io.put_config(hs256_config("prom", claims=LEAN_CLAIMS, store={"variable": "jwt", "attributes": ["token"]}))
+        good = request_for("prom", 1, store={"user": {"id": "u-1", "email": "ada@example.com"}})
+        bad = request_for("prom", 1, store={"user": {"id": "u-2"}})
         io.send_request(good)
         assert io.answer(good["execution_id"])[0] == "true"
         io.send_request(bad)
@@ -233,7 +187,7 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
         batches = prometheus.query(f'jwtgen_batch_size_count{{job="{JOB}"}}')
         assert len(batches) == 1 and float(batches[0]["value"][1]) >= 1
         series = prometheus.api("label/__name__/values")
-        assert not [name for name in series if SECRET in name]
+        assert not [name for name in series if TOP_SECRET in name]
 
         # The alert rules loaded and evaluate without errors.
         def rules_ok() -> list[dict[str, Any]] | None:
@@ -241,9 +195,7 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
             return rules if rules and all(rule["health"] == "ok" for rule in rules) else None
 
         rules = prometheus.wait_until("every alert rule evaluated with health ok", rules_ok)
-        expected = {
-            rule["alert"] for group in yaml.safe_load(ALERTS_FILE.read_text())["groups"] for rule in group["rules"]
-        }
+        expected = {rule["alert"] for rule in alert_rules()}
         assert {rule["name"] for rule in rules} == expected
         assert all(rule["type"] == "alerting" for rule in rules)
 
@@ -273,4 +225,4 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
             io.close()
         worker.stop()
     assert "TOP-SECRET" not in worker.log()
-    assert SECRET not in prometheus.log()
+    assert TOP_SECRET not in prometheus.log()

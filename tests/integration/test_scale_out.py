@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_foundation import hs256_config, request_for
-from tests.kafkaio import KafkaIO, WorkerProcess, free_port, unique_prefix
+from tests.support.configs import hs256_config, request_for
+from tests.support.kafkaio import KafkaIO, WorkerProcess, unique_prefix
+from tests.support.processes import free_port
 from worker.stream.topics import TopicNames, ensure_topics
 
 pytestmark = pytest.mark.integration

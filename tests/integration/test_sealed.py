@@ -1,60 +1,34 @@
 """Sealed secrets through Kafka: a worker holding JWTGEN_KEK opens them, and never logs them.
 
-A dedicated worker on its own prefix gets the key-encryption key in its
-environment. Configs carry `{"sealed": ...}` (made with worker.core.sealed.seal) in
-place of `password`, `jwk` and `private_key`; the tokens are verified and
-decrypted by jwcrypto with the plaintext keys this module holds.
+The module's worker gets the key-encryption key in its environment. Configs
+carry `{"sealed": ...}` (made with worker.core.sealed.seal) in place of
+`password`, `jwk` and `private_key`; the tokens are verified and decrypted by
+jwcrypto with the plaintext keys this module holds.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
 import subprocess
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import orjson
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.jwk import ECKey, Key, RSAKey
-from jwcrypto import jwe, jwk
+from jwcrypto import jwk
 
-from tests.jose_check import verify
-from tests.kafkaio import JWTGEN, REPO, KafkaIO, WorkerProcess, free_port, unique_prefix
+from tests.support.configs import LEAN_CLAIMS, LEAN_TOKEN_CLAIMS, hs256_config, request_for
+from tests.support.jose_check import decrypt, verify
+from tests.support.kafkaio import KafkaIO, WorkerProcess, check_answer
+from tests.support.keys import KeyForms, b64url, oct_jwk, pem_body_lines
+from tests.support.processes import jwtgen
 from worker.core.sealed import seal
 
 pytestmark = pytest.mark.integration
-
-IAT = 1764355200
-STORE = {"user": {"id": "u-42", "email": "ada@example.com"}}
-CLAIMS = {
-    "issuer": "https://idp.example.com",
-    "subject": "{{user.id}}",
-    "custom": [{"key": "email", "value": "{{user.email}}", "type": "String"}],
-}
-EXPECTED_CLAIMS = {
-    "iat": IAT,
-    "exp": IAT + 600,
-    "iss": "https://idp.example.com",
-    "sub": "u-42",
-    "email": "ada@example.com",
-}
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def pem_body_lines(pem: str) -> list[str]:
-    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
 
 
 @dataclass
@@ -79,27 +53,15 @@ class Secrets:
 
 
 @pytest.fixture(scope="module")
-def material() -> Secrets:
-    kek = RSAKey.generate_key(2048, parameters={"kid": "kek-1"})
-    native = rsa.generate_private_key(65537, 2048)
-    rsa_pem = native.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    ec_native = ec.generate_private_key(ec.SECP384R1())
-    ec_pem = ec_native.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    ec_private = jwk.JWK.from_pem(ec_pem)
-    ec_jwk = ec_private.export_private(as_dict=True)
-    ec_jwk.pop("kid", None)
+def material(rsa2048: KeyForms, ec_keys: dict[str, KeyForms]) -> Secrets:
     return Secrets(
-        kek=kek,
+        kek=RSAKey.generate_key(2048, parameters={"kid": "kek-1"}),
         stranger=ECKey.generate_key("P-256"),
         password="TOP-SECRET-sealed-hmac-" + secrets.token_hex(8),  # 39 bytes
-        rsa_pem=rsa_pem,
-        rsa_public=jwk.JWK.from_pem(rsa_pem.encode()),
-        ec_jwk=ec_jwk,
-        ec_public=ec_private,
+        rsa_pem=rsa2048.pkcs8,
+        rsa_public=rsa2048.public,
+        ec_jwk=dict(ec_keys["P-384"].jwk),
+        ec_public=ec_keys["P-384"].public,
         wrap_password="TOP-SECRET-" + secrets.token_hex(3)[:5],  # 16 bytes
         wrap_jwk={"kty": "oct", "k": b64url(secrets.token_bytes(32))},
     )
@@ -119,26 +81,13 @@ def sealed(secret: str, material: Secrets) -> dict[str, Any]:
 def config(
     config_id: str, signature: dict[str, Any] | None, encryption: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    return {
-        "id": config_id,
-        "version": 1,
-        "ttl": 600,
-        "claims": CLAIMS,
-        "signature": signature,
-        "encryption": encryption,
-        "store": {"variable": "jwt", "attributes": ["token", "kid"]},
-    }
-
-
-def request_for(config_id: str) -> dict[str, Any]:
-    return {
-        "execution_id": str(uuid.uuid4()),
-        "flow": {"id": "login", "type": "Authentication"},
-        "node": {"id": "jwt-1"},
-        "config": {"id": config_id},
-        "store": STORE,
-        "issued_at": IAT,
-    }
+    return hs256_config(
+        config_id,
+        claims=LEAN_CLAIMS,
+        signature=signature,
+        encryption=encryption,
+        store={"variable": "jwt", "attributes": ["token", "kid"]},
+    )
 
 
 def configs(material: Secrets) -> dict[str, dict[str, Any]]:
@@ -216,15 +165,9 @@ INVALID = {
 
 
 @pytest.fixture(scope="module")
-def sealed_worker(kafka: str, material: Secrets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    log = Path(tmp_path_factory.mktemp("sealed")) / "worker.log"
-    kek_json = orjson.dumps(material.kek.as_dict(private=True)).decode()
-    proc = WorkerProcess(unique_prefix("sealed"), kafka, free_port(), log, extra_env={"JWTGEN_KEK": kek_json})
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def worker_env(material: Secrets) -> dict[str, str]:
+    """The module's worker (the shared `worker` fixture) holds the KEK."""
+    return {"JWTGEN_KEK": orjson.dumps(material.kek.as_dict(private=True)).decode()}
 
 
 @dataclass
@@ -234,28 +177,20 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(kafka: str, sealed_worker: WorkerProcess, material: Secrets) -> Iterator[Run]:
-    io = KafkaIO(kafka, sealed_worker.prefix).open()
-    try:
-        by_id = configs(material)
-        for item in by_id.values():
-            io.put_config(item)
-        requests = {config_id: request_for(config_id) for config_id in by_id}
-        io.send_requests(list(requests.values()))
-        answers = io.wait_for([r["execution_id"] for r in requests.values()], timeout=60)
-        yield Run(by_id, {cid: answers[r["execution_id"]] for cid, r in requests.items()})
-    finally:
-        io.close()
-
-
-def check_schema(schemas: dict[str, Any], kind: str, body: dict[str, Any]) -> None:
-    jsonschema.validate(body, schemas[{"true": "success", "failure": "failure"}[kind]])
+def run(io: KafkaIO, material: Secrets) -> Run:
+    by_id = configs(material)
+    for item in by_id.values():
+        io.put_config(item)
+    requests = {config_id: request_for(config_id) for config_id in by_id}
+    io.send_requests(list(requests.values()))
+    answers = io.wait_for([r["execution_id"] for r in requests.values()], timeout=60)
+    return Run(by_id, {cid: answers[r["execution_id"]] for cid, r in requests.items()})
 
 
 def token_of(run: Run, schemas: dict[str, Any], material: Secrets, config_id: str) -> str:
     kind, body = run.answers[config_id]
     assert kind == "true", body
-    check_schema(schemas, kind, body)
+    check_answer(schemas, kind, body)
     text = orjson.dumps(body).decode()
     for plaintext in material.plaintexts():
         assert plaintext not in text
@@ -263,44 +198,33 @@ def token_of(run: Run, schemas: dict[str, Any], material: Secrets, config_id: st
     return token
 
 
-def decrypt(token: str, key: jwk.JWK, alg: str) -> tuple[dict[str, Any], bytes]:
-    obj = jwe.JWE()
-    obj.allowed_algs = [alg, "A256GCM"]
-    obj.deserialize(token, key=key)
-    return dict(obj.jose_header), bytes(obj.plaintext)
-
-
-def oct_key(raw: bytes) -> jwk.JWK:
-    return jwk.JWK(kty="oct", k=b64url(raw))
-
-
 def test_sealed_password_signs(run: Run, schemas: dict[str, Any], material: Secrets) -> None:
     token = token_of(run, schemas, material, "hs256-sealed-password")
-    assert verify(token, oct_key(material.password.encode()), "HS256", "hs") == EXPECTED_CLAIMS
+    assert verify(token, oct_jwk(material.password), "HS256", "hs") == LEAN_TOKEN_CLAIMS
 
 
 def test_sealed_pem_private_key_signs(run: Run, schemas: dict[str, Any], material: Secrets) -> None:
     token = token_of(run, schemas, material, "rs256-sealed-pem")
-    assert verify(token, material.rsa_public, "RS256", "rs") == EXPECTED_CLAIMS
+    assert verify(token, material.rsa_public, "RS256", "rs") == LEAN_TOKEN_CLAIMS
 
 
 def test_sealed_jwk_private_key_signs(run: Run, schemas: dict[str, Any], material: Secrets) -> None:
     token = token_of(run, schemas, material, "es384-sealed-jwk")
-    assert verify(token, material.ec_public, "ES384", "es") == EXPECTED_CLAIMS
+    assert verify(token, material.ec_public, "ES384", "es") == LEAN_TOKEN_CLAIMS
 
 
 def test_sealed_signing_and_wrapping_passwords_nest(run: Run, schemas: dict[str, Any], material: Secrets) -> None:
     token = token_of(run, schemas, material, "hs256-a128kw-sealed-password")
-    header, inner = decrypt(token, oct_key(material.wrap_password.encode()), "A128KW")
+    header, inner = decrypt(token, oct_jwk(material.wrap_password), "A128KW")
     assert header["cty"] == "JWT" and header["kid"] == "wrap" and header["enc"] == "A256GCM"
-    assert verify(inner.decode(), oct_key(material.password.encode()), "HS256", "hs") == EXPECTED_CLAIMS
+    assert verify(inner.decode(), oct_jwk(material.password), "HS256", "hs") == LEAN_TOKEN_CLAIMS
 
 
 def test_sealed_oct_jwk_encrypts(run: Run, schemas: dict[str, Any], material: Secrets) -> None:
     token = token_of(run, schemas, material, "a256kw-sealed-jwk")
     header, plaintext = decrypt(token, jwk.JWK(**material.wrap_jwk), "A256KW")
     assert header["typ"] == "JWT" and header["alg"] == "A256KW" and header["kid"] == "wrap"
-    assert json.loads(plaintext) == EXPECTED_CLAIMS
+    assert json.loads(plaintext) == LEAN_TOKEN_CLAIMS
 
 
 @pytest.mark.parametrize("config_id", list(INVALID))
@@ -309,7 +233,7 @@ def test_sealed_value_that_does_not_open_is_config_invalid(
 ) -> None:
     kind, body = run.answers[config_id]
     assert kind == "failure", body
-    check_schema(schemas, kind, body)
+    check_answer(schemas, kind, body)
     error = body["error"]
     assert error["code"] == "CONFIG_INVALID" and error["retryable"] is False
     assert INVALID[config_id] in error["message"], error["message"]
@@ -325,20 +249,16 @@ def test_sealed_value_that_does_not_open_is_config_invalid(
             assert value["sealed"] not in text
 
 
-def test_worker_log_never_contains_a_plaintext_secret(
-    run: Run, sealed_worker: WorkerProcess, material: Secrets
-) -> None:
+def test_worker_log_never_contains_a_plaintext_secret(run: Run, worker: WorkerProcess, material: Secrets) -> None:
     assert len(run.answers) == len(run.configs)  # every config was used, so every secret was opened
-    log = sealed_worker.log()
+    log = worker.log()
     assert "Assigned" in log or "assigned" in log  # the log is the worker's, and not empty
     for plaintext in [*material.plaintexts(), "TOP-SECRET"]:
         assert plaintext not in log
 
 
 def validate(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*JWTGEN, "config", "validate", str(path)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
-    )
+    return jwtgen("config", "validate", str(path), env=env, timeout=60)
 
 
 def test_cli_validate_opens_sealed_secrets_with_the_kek_only(material: Secrets, tmp_path: Path) -> None:

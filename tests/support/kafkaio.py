@@ -1,18 +1,18 @@
 """Test-side Kafka plumbing: start workers through `jwtgen`, publish, send, collect answers.
 
 Shared by the integration tests and the benchmark; it talks to the worker only
-through CONTRACT.md (topics and JSON), like an upstream orchestrator would.
+through the wire contract (docs/contract.md: topics and JSON), as an upstream
+orchestrator would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -23,10 +23,10 @@ import jsonschema
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from worker.devtools import ports
+from tests.support import processes
+from tests.support.processes import JWTGEN, REPO
 
-REPO = Path(__file__).resolve().parent.parent
-JWTGEN = [sys.executable, "-m", "worker.cli"]
+# The JSON Schema (schemas/<name>.schema.json) of the events on each answer topic.
 SCHEMA_OF_TOPIC = {"true": "success", "failure": "failure", "deadletter": "deadletter"}
 
 
@@ -34,13 +34,9 @@ def load_schemas() -> dict[str, Any]:
     return {p.name.split(".")[0]: orjson.loads(p.read_bytes()) for p in (REPO / "schemas").glob("*.schema.json")}
 
 
-def free_port() -> int:
-    """A free port for a broker or a worker's web server, below the kernel's ephemeral range.
-
-    A port from the ephemeral range could be taken by any outgoing connection,
-    even a client's connection to itself while it retries a stopped broker.
-    """
-    return ports.free_port()
+def check_answer(schemas: dict[str, Any], kind: str, body: dict[str, Any]) -> None:
+    """`body`, read from answer topic `kind` (true, failure, deadletter), matches that topic's schema."""
+    jsonschema.validate(body, schemas[SCHEMA_OF_TOPIC[kind]])
 
 
 def unique_prefix(name: str) -> str:
@@ -64,31 +60,24 @@ class WorkerProcess:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*JWTGEN, "worker", "--web-port", str(self.web_port), "--web-host", "127.0.0.1"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
-            if self.health()[0] == 200 and self.assigned():
-                return self
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"worker not healthy within {timeout}s:\n{self.log()[-4000:]}")
+        command = [*JWTGEN, "worker", "--web-port", str(self.web_port), "--web-host", "127.0.0.1"]
+        self.proc = processes.spawn(command, self.log_path, cwd=REPO, env=env)
+        try:
+            processes.wait_ready(self.proc, self.serving, self.log_path, "worker", timeout, every=0.3)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
+
+    def serving(self) -> bool:
+        return self.health()[0] == 200 and self.assigned()
 
     def assigned(self) -> bool:
         # The worker has joined the group once Faust logs its assignment.
         return "Assigned" in self.log() or ("assigned" in self.log() and "partitions" in self.log())
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return processes.read_log(self.log_path)
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
@@ -108,14 +97,7 @@ class WorkerProcess:
         return body.decode()
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        processes.stop(self.proc, timeout)
 
 
 class KafkaIO:
@@ -184,9 +166,14 @@ class KafkaIO:
         self.loop.close()
 
     def put_config(self, config: dict[str, Any] | None, config_id: str | None = None) -> None:
+        """Publish one config under its id, or a tombstone for `config_id`."""
         key = config_id or (config or {})["id"]
         value = None if config is None else orjson.dumps(config)
         self.send_raw("configs", key.encode(), value)
+
+    def put_configs(self, configs: list[dict[str, Any]]) -> None:
+        """Publish many configs at once, each under its id."""
+        self._send_all("configs", [(c["id"], c) for c in configs])
 
     def send_raw(
         self, name: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None = None
@@ -195,11 +182,15 @@ class KafkaIO:
         self.run(self.producer.send_and_wait(self.topic(name), key=key, value=value, headers=headers))
 
     def send_requests(self, requests: list[dict[str, Any]]) -> None:
+        """Send many requests at once, each keyed by its execution id."""
+        self._send_all("requests", [(r["execution_id"], r) for r in requests])
+
+    def _send_all(self, name: str, records: list[tuple[str, dict[str, Any]]]) -> None:
         async def send_all() -> None:
             assert self.producer is not None
             futures = [
-                await self.producer.send(self.topic("requests"), key=r["execution_id"].encode(), value=orjson.dumps(r))
-                for r in requests
+                await self.producer.send(self.topic(name), key=key.encode(), value=orjson.dumps(value))
+                for key, value in records
             ]
             await asyncio.gather(*futures)
 

@@ -1,4 +1,4 @@
-"""The CLI without Kafka: `jwtgen keys seal` and option resolution."""
+"""worker.cli.main without Kafka: `jwtgen keys seal`, option resolution, a broker that cannot be reached."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from joserfc.jwk import import_key
 
-from tests.unit.conftest import HS256_SECRET, base_config
+from tests.support.configs import HS256_SECRET, base_config
 from worker.cli.main import main
 from worker.core.engine import compile_config
 from worker.core.keygen import generate_keypair

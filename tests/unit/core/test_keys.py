@@ -1,14 +1,15 @@
-"""Key import (PEM / JWK / password), inspection, thumbprints; RFC 7520 byte-exact signatures."""
+"""worker.core.keys: import (PEM / JWK / password), inspection, thumbprints; RFC 7520 byte-exact signatures."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from conftest import KeyForms, cookbook
 from joserfc import jws
 from joserfc.jwk import OctKey
 
+from tests.support import rfc7520
+from tests.support.keys import KeyForms
 from worker.core import keys
 
 # RFC 7638 §3.1 example key and its thumbprint.
@@ -23,19 +24,19 @@ RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 class TestCookbook:
     def test_rs256_signature_byte_exact(self) -> None:
-        case = cookbook("jws/4_1.rsa_v15_signature.json")
+        case = rfc7520.example("jws/4_1.rsa_v15_signature.json")
         key = keys.load_private(case["input"]["key"])
         out = jws.serialize_compact(case["signing"]["protected"], case["input"]["payload"], key, algorithms=["RS256"])
         assert out == case["output"]["compact"]
 
     def test_rs256_from_json_string_jwk(self) -> None:
-        case = cookbook("jws/4_1.rsa_v15_signature.json")
+        case = rfc7520.example("jws/4_1.rsa_v15_signature.json")
         key = keys.load_private(json.dumps(case["input"]["key"]))
         out = jws.serialize_compact(case["signing"]["protected"], case["input"]["payload"], key, algorithms=["RS256"])
         assert out == case["output"]["compact"]
 
     def test_hs256_signature_byte_exact(self) -> None:
-        case = cookbook("jws/4_4.hmac-sha2_integrity_protection.json")
+        case = rfc7520.example("jws/4_4.hmac-sha2_integrity_protection.json")
         key = keys.oct_from_jwk(case["input"]["key"])
         out = jws.serialize_compact(case["signing"]["protected"], case["input"]["payload"], key, algorithms=["HS256"])
         assert out == case["output"]["compact"]
@@ -50,7 +51,7 @@ class TestCookbook:
         ],
     )
     def test_cookbook_asymmetric_jwks(self, name: str, kty: str, private: bool) -> None:
-        data = cookbook(name)
+        data = rfc7520.example(name)
         key = keys.load_private(data) if private else keys.load_public(data)
         assert key.key_type == kty and key.is_private is private
         # Same key through a JSON string, and public halves agree.
@@ -61,8 +62,8 @@ class TestCookbook:
             assert isinstance(key, keys.RSAKey) and keys.rsa_bits(key) == 2048
 
     def test_cookbook_rsa_pair(self) -> None:
-        private = keys.load_private(cookbook("jwk/3_4.rsa_private_key.json"))
-        public = keys.load_public(cookbook("jwk/3_3.rsa_public_key.json"))
+        private = keys.load_private(rfc7520.example("jwk/3_4.rsa_private_key.json"))
+        public = keys.load_public(rfc7520.example("jwk/3_3.rsa_public_key.json"))
         assert keys.same_public_key(private, public)
 
     @pytest.mark.parametrize(
@@ -70,7 +71,7 @@ class TestCookbook:
         [("jwk/3_5.symmetric_key_mac_computation.json", 32), ("jwk/3_6.symmetric_key_encryption.json", 32)],
     )
     def test_cookbook_oct(self, name: str, size: int) -> None:
-        key = keys.oct_from_jwk(cookbook(name))
+        key = keys.oct_from_jwk(rfc7520.example(name))
         assert len(key.raw_value) == size
 
 

@@ -1,4 +1,7 @@
-"""The node's decision per record, without Kafka: parsing, routing, config versions, key caching."""
+"""worker.core.handler: the node's decision per record, without Kafka.
+
+Parsing, routing, config versions and the compiled-once key cache (worker.core.configtable).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.unit.conftest import STORE, base_config
+from tests.support.configs import base_config, request_for
 from worker.core import events
 from worker.core.configtable import ConfigTable
 from worker.core.handler import Answer, RecordRef, Route, answer
@@ -19,17 +22,9 @@ def record(value: bytes | None, key: bytes | None = b"k", timestamp: float | Non
     return RecordRef("p.requests", 3, 41, timestamp, key, value)
 
 
-def request(config_id: str = "login-token", version: int | None = 3, **overrides: Any) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "execution_id": "exec-1",
-        "flow": {"id": "f", "type": "Authentication"},
-        "node": {"id": "n"},
-        "config": {"id": config_id} if version is None else {"id": config_id, "version": version},
-        "store": STORE,
-        "issued_at": 1764355200,
-    }
-    req.update(overrides)
-    return req
+def request(config_id: str = "login-token", version: int | None = 3, **fields: Any) -> dict[str, Any]:
+    """The event every test here starts from: execution id "exec-1", the contract example's config."""
+    return request_for(config_id, version, execution_id="exec-1", **fields)
 
 
 def table_with(*configs: dict[str, Any]) -> ConfigTable:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import base_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.configs import base_config
 from worker.core.config import ConfigInvalid
 from worker.core.engine import compile_config
 

@@ -1,4 +1,7 @@
-"""Every signing and encryption algorithm, checked by jwcrypto (an independent JOSE implementation)."""
+"""worker.core.tokens: every signing and encryption algorithm, checked by jwcrypto (an independent JOSE implementation).
+
+Also which kid goes in the header when the config names none.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +10,28 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
-from conftest import STORE, KeyForms, base_config
-from jwcrypto import jwe as cjwe
 from jwcrypto import jwk as cjwk
-from jwcrypto import jws as cjws
 
+from tests.support.configs import HS256_SECRET, IAT, STORE, base_config
+from tests.support.jose_check import decrypt, verify
+from tests.support.keys import ENC_BYTES, WRAP_BYTES, KeyForms, oct_jwk, secret_text
 from worker.core.engine import compile_config, generate
+from worker.core.keygen import generate_keypair
 from worker.core.keys import oct_from_password, thumbprint
+from worker.core.tokens import compact_header
 
 # The worker silences this at import; pytest resets warning filters per test.
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 
-IAT = 1764355200
-ENCS = ["A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"]
-ENC_BYTES = {"A128GCM": 16, "A192GCM": 24, "A256GCM": 32, "A128CBC-HS256": 32, "A192CBC-HS384": 48, "A256CBC-HS512": 64}
-WRAP_BYTES = {"A128KW": 16, "A192KW": 24, "A256KW": 32, "A128GCMKW": 16, "A192GCMKW": 24, "A256GCMKW": 32}
 EXPECTED_CLAIMS = {
     "iat": IAT,
     "iss": "https://idp.example.com",
     "sub": "u-42",
     "exp": IAT + 3600,
     "email": "ada@example.com",
-    "roles": ["admin"],
+    "roles": ["admin", "ops"],
     "level": 2,
 }
-
-
-def secret(n: int) -> str:
-    return ("s3cr3t-" * 20)[:n]
-
-
-def oct_jwk(password: str) -> cjwk.JWK:
-    return cjwk.JWK(**oct_from_password(password).as_dict())
-
-
-def pem_jwk(pem: str) -> cjwk.JWK:
-    return cjwk.JWK.from_pem(pem.encode())
 
 
 def signing_cases(
@@ -51,17 +40,18 @@ def signing_cases(
     """alg -> (signature config, jwcrypto verification key)."""
     cases: dict[str, tuple[dict[str, Any], cjwk.JWK]] = {}
     for alg, n in (("HS256", 32), ("HS384", 48), ("HS512", 64)):
-        cases[alg] = ({"type": "symmetric", "alg": alg, "kid": f"k-{alg}", "password": secret(n)}, oct_jwk(secret(n)))
+        password = secret_text(n)
+        cases[alg] = ({"type": "symmetric", "alg": alg, "kid": f"k-{alg}", "password": password}, oct_jwk(password))
     for alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"):
         sig = {"type": "asymmetric", "key_type": "RSA", "alg": alg, "kid": f"k-{alg}", "private_key": rsa2048.pkcs8}
-        cases[alg] = (sig, pem_jwk(rsa2048.public_pem))
+        cases[alg] = (sig, rsa2048.public)
     for alg, curve in (("ES256", "P-256"), ("ES384", "P-384"), ("ES512", "P-521")):
         forms = ec_keys[curve]
         sig = {"type": "asymmetric", "key_type": "EC", "alg": alg, "kid": f"k-{alg}", "private_key": forms.traditional}
-        cases[alg] = (sig, pem_jwk(forms.public_pem))
+        cases[alg] = (sig, forms.public)
     for alg in ("Ed25519", "EdDSA"):
         sig = {"type": "asymmetric", "key_type": "OKP", "alg": alg, "kid": f"k-{alg}", "private_key": ed25519_key.pkcs8}
-        cases[alg] = (sig, pem_jwk(ed25519_key.public_pem))
+        cases[alg] = (sig, ed25519_key.public)
     return cases
 
 
@@ -113,12 +103,12 @@ def encryption_case(
     """(encryption config, jwcrypto decryption key)."""
     kid = f"e-{alg}"
     if alg in WRAP_BYTES or alg == "dir":
-        password = secret(ENC_BYTES[enc] if alg == "dir" else WRAP_BYTES[alg])
+        password = secret_text(ENC_BYTES[enc] if alg == "dir" else WRAP_BYTES[alg])
         return {"type": "symmetric", "alg": alg, "enc": enc, "kid": kid, "password": password}, oct_jwk(password)
     if alg.startswith("RSA"):
         config = {"type": "asymmetric", "key_type": "RSA", "alg": alg, "enc": enc, "kid": kid}
         config["public_key"] = rsa2048.public_pem
-        return config, pem_jwk(rsa2048.pkcs8)
+        return config, rsa2048.private
     forms = ec_keys[curve]
     config = {
         "type": "asymmetric",
@@ -128,22 +118,7 @@ def encryption_case(
         "kid": kid,
         "public_jwk": forms.public_jwk,
     }
-    return config, pem_jwk(forms.pkcs8)
-
-
-def verify_jws(token: str, key: cjwk.JWK, alg: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    obj = cjws.JWS()
-    obj.allowed_algs = [alg]
-    obj.deserialize(token)
-    obj.verify(key, alg=alg)
-    return obj.jose_header, json.loads(obj.payload)
-
-
-def decrypt_jwe(token: str, key: cjwk.JWK, alg: str, enc: str) -> tuple[dict[str, Any], bytes]:
-    obj = cjwe.JWE()
-    obj.allowed_algs = [alg, enc]
-    obj.deserialize(token, key=key)
-    return obj.jose_header, obj.payload
+    return config, forms.private
 
 
 @pytest.mark.parametrize("alg", SIGNING_ALGS)
@@ -152,9 +127,7 @@ def test_signed_only(alg: str, rsa2048: KeyForms, ec_keys: dict[str, KeyForms], 
     compiled = compile_config(base_config(signature=sig))
     out = generate(compiled, store=STORE, iat=IAT, execution_id="e-1")
     assert out.token.count(".") == 2
-    header, claims = verify_jws(out.token, key, alg)
-    assert header == {"alg": alg, "typ": "JWT", "kid": f"k-{alg}"}
-    assert claims == EXPECTED_CLAIMS
+    assert verify(out.token, key, alg, f"k-{alg}") == EXPECTED_CLAIMS  # header exactly {alg, typ, kid}
     assert out.token_info == {"alg": alg, "enc": None, "kid": f"k-{alg}", "iat": IAT, "exp": IAT + 3600}
 
 
@@ -164,7 +137,7 @@ def test_encrypted_only(alg: str, enc: str, rsa2048: KeyForms, ec_keys: dict[str
     compiled = compile_config(base_config(signature=None, encryption=encryption))
     out = generate(compiled, store=STORE, iat=IAT, execution_id="e-1")
     assert out.token.count(".") == 4
-    header, payload = decrypt_jwe(out.token, key, alg, enc)
+    header, payload = decrypt(out.token, key, alg, enc)
     assert {k: header[k] for k in ("alg", "enc", "kid", "typ")} == {
         "alg": alg,
         "enc": enc,
@@ -196,11 +169,10 @@ def test_nested(
     encryption, decrypt_key = encryption_case(alg, enc, rsa2048, ec_keys, curve="P-384")
     compiled = compile_config(base_config(signature=sig, encryption=encryption))
     out = generate(compiled, store=STORE, iat=IAT, execution_id="e-1")
-    header, inner = decrypt_jwe(out.token, decrypt_key, alg, enc)
+    header, inner = decrypt(out.token, decrypt_key, alg, enc)
     assert header["cty"] == "JWT" and header["kid"] == f"e-{alg}" and "typ" not in header
-    inner_header, claims = verify_jws(inner.decode(), verify_key, sig_alg)
-    assert inner_header == {"alg": sig_alg, "typ": "JWT", "kid": f"k-{sig_alg}"}
-    assert claims == EXPECTED_CLAIMS
+    # inner header exactly {alg, typ, kid}
+    assert verify(inner.decode(), verify_key, sig_alg, f"k-{sig_alg}") == EXPECTED_CLAIMS
     assert out.token_info == {"alg": sig_alg, "enc": enc, "kid": f"k-{sig_alg}", "iat": IAT, "exp": IAT + 3600}
 
 
@@ -208,13 +180,13 @@ def test_kid_defaults_to_thumbprint(rsa2048: KeyForms) -> None:
     sig = {"type": "asymmetric", "key_type": "RSA", "alg": "RS256", "private_key": rsa2048.pkcs8}
     compiled = compile_config(base_config(signature=sig))
     out = generate(compiled, store=STORE, iat=IAT, execution_id="e-1")
-    expected = cjwk.JWK.from_pem(rsa2048.public_pem.encode()).thumbprint()
-    header, _ = verify_jws(out.token, pem_jwk(rsa2048.public_pem), "RS256")
-    assert header["kid"] == expected == out.token_info["kid"]
+    expected = rsa2048.thumbprint()
+    verify(out.token, rsa2048.public, "RS256", expected)  # the header's kid is the thumbprint
+    assert out.token_info["kid"] == expected
 
 
 def test_symmetric_encryption_kid_defaults_to_thumbprint() -> None:
-    password = secret(32)
+    password = secret_text(32)
     encryption = {"type": "symmetric", "alg": "A256KW", "password": password}
     compiled = compile_config(base_config(signature=None, encryption=encryption))
     assert compiled.kid == thumbprint(oct_from_password(password)) == oct_jwk(password).thumbprint()
@@ -225,8 +197,39 @@ def test_pyjwt_accepts_hs256() -> None:
     out = generate(compiled, store=STORE, iat=IAT, execution_id="e-1")
     decoded = pyjwt.decode(
         out.token,
-        "0123456789abcdef0123456789abcdef",
+        HS256_SECRET,
         algorithms=["HS256"],
         options={"verify_exp": False, "verify_iat": False},
     )
     assert decoded == EXPECTED_CLAIMS
+
+
+# ----------------------------------------------------------------------------- kid from a JWK
+
+
+def signed_with(private: dict[str, object], kid: str | None = None) -> dict[str, object]:
+    config = base_config()
+    config["signature"] = {"type": "asymmetric", "key_type": "EC", "alg": "ES256", "private_key": private}
+    if kid is not None:
+        config["signature"]["kid"] = kid
+    token = generate(compile_config(config), store=STORE, iat=1, execution_id="e").token
+    return compact_header(token)
+
+
+def test_config_kid_wins() -> None:
+    private, _ = generate_keypair("EC", None, "P-256", "ES256", "from-jwk")
+    assert signed_with(private, kid="from-config")["kid"] == "from-config"
+
+
+def test_thumbprint_when_the_config_has_none_even_if_the_jwk_has_one() -> None:
+    # docs/contract.md §2: without a kid in the config, the header names the RFC 7638 thumbprint.
+    private, _ = generate_keypair("EC", None, "P-256", "ES256", "ec-2026")
+    expected = cjwk.JWK(**private).thumbprint()
+    assert signed_with(private)["kid"] == expected
+
+
+def test_thumbprint_when_neither_names_one() -> None:
+    private, _ = generate_keypair("EC", None, "P-256", "ES256", None)
+    private.pop("kid", None)
+    expected = cjwk.JWK(**private).thumbprint()  # RFC 7638, by an independent implementation
+    assert signed_with(private)["kid"] == expected

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import HS256_SECRET, KeyForms, base_config
 
+from tests.support.configs import HS256_SECRET, base_config
+from tests.support.keys import KeyForms
 from worker.core.config import DEFAULT_TTL, ConfigInvalid, NodeConfig, parse_config
 
 

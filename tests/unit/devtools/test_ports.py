@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import kafkaio
+from tests.support import processes
 from worker.devtools import ports
 
 
@@ -29,7 +29,7 @@ def test_ephemeral_range_comes_from_the_kernel_file(tmp_path: Path) -> None:
 
 def test_free_ports_lie_below_the_ephemeral_range_and_can_be_bound() -> None:
     low = ports.ephemeral_range()[0]
-    chosen = {ports.free_port() for _ in range(20)} | {kafkaio.free_port() for _ in range(20)}
+    chosen = {ports.free_port() for _ in range(20)} | {processes.free_port() for _ in range(20)}
     assert all(ports.LOWEST_PORT <= port < low for port in chosen), sorted(chosen)
     assert all(ports.can_bind(port) for port in chosen)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jwcrypto import jwk, jws
+from jwcrypto import jwe, jwk, jws
 
 
 def verify(token: str, key: jwk.JWK, alg: str, kid: str) -> dict[str, Any]:
@@ -17,3 +17,11 @@ def verify(token: str, key: jwk.JWK, alg: str, kid: str) -> dict[str, Any]:
     assert obj.jose_header == {"alg": alg, "typ": "JWT", "kid": kid}
     claims: dict[str, Any] = json.loads(obj.payload)
     return claims
+
+
+def decrypt(token: str, key: jwk.JWK, alg: str, enc: str = "A256GCM") -> tuple[dict[str, Any], bytes]:
+    """(header, plaintext) of a JWE compact token, allowing only `alg` and `enc`."""
+    obj = jwe.JWE()
+    obj.allowed_algs = [alg, enc]
+    obj.deserialize(token, key=key)
+    return dict(obj.jose_header), bytes(obj.plaintext)

@@ -1,80 +1,26 @@
-"""The facade: compile_config / validate_config / generate, claims and store_delta."""
+"""worker.core.engine, the facade: compile_config / validate_config / generate, token_info and store_delta."""
 
 from __future__ import annotations
 
 import base64
 import json
-import uuid
 from typing import Any
 
 import pytest
-from conftest import STORE, KeyForms, base_config
 from jwcrypto import jwk as cjwk
 from jwcrypto import jws as cjws
 
-from worker.core.claims import JTI_NAMESPACE, build_claims, make_jti
-from worker.core.config import ConfigInvalid, parse_config
+from tests.support.configs import IAT, STORE, base_config
+from tests.support.keys import KeyForms
+from worker.core.claims import make_jti
+from worker.core.config import ConfigInvalid
 from worker.core.engine import CompiledConfig, Generated, compile_config, generate, validate_config
 from worker.core.errors import ErrorCode, NodeError
 from worker.core.tokens import compact_header
 
-IAT = 1764355200
-
 
 def run(raw: dict[str, Any], store: dict[str, Any] | None = None, execution_id: str = "exec-1") -> Generated:
     return generate(compile_config(raw), store=STORE if store is None else store, iat=IAT, execution_id=execution_id)
-
-
-class TestClaims:
-    def test_order_and_values(self) -> None:
-        config = parse_config(base_config(claims={**base_config()["claims"], "nbf": True, "jti": True}))
-        claims = build_claims(config, STORE, IAT, "exec-1")
-        assert list(claims) == ["iat", "iss", "sub", "exp", "nbf", "jti", "email", "roles", "level"]
-        assert claims["nbf"] == IAT and claims["exp"] == IAT + 3600
-        assert claims["jti"] == str(uuid.uuid5(JTI_NAMESPACE, "login-token:3:exec-1"))
-
-    def test_namespace_is_fixed(self) -> None:
-        assert uuid.uuid5(uuid.NAMESPACE_URL, "urn:jwt-generator:jti") == JTI_NAMESPACE
-
-    def test_jti_deterministic_and_distinct(self) -> None:
-        assert make_jti("a", 1, "x") == make_jti("a", 1, "x")
-        assert len({make_jti("a", 1, "x"), make_jti("a", 2, "x"), make_jti("b", 1, "x"), make_jti("a", 1, "y")}) == 4
-
-    def test_flags_off(self) -> None:
-        raw = base_config(claims={"iat": False, "iss": False, "sub": False, "exp": False})
-        assert build_claims(parse_config(raw), STORE, IAT, "e") == {}
-
-    def test_templated_issuer_is_string(self) -> None:
-        raw = base_config(claims={"issuer": "https://{{tenant.host}}/", "subject": "{{user.n}}"})
-        claims = build_claims(parse_config(raw), {"tenant": {"host": "a.example"}, "user": {"n": 42}}, IAT, "e")
-        assert claims["iss"] == "https://a.example/" and claims["sub"] == "42"
-
-    def test_missing_subject_names_field(self) -> None:
-        raw = base_config(claims={"issuer": "i", "subject": "{{user.id}}"})
-        with pytest.raises(NodeError) as info:
-            build_claims(parse_config(raw), {}, IAT, "e")
-        assert info.value.code is ErrorCode.VARIABLE_NOT_FOUND and "subject" in info.value.message
-
-    def test_custom_conversion(self) -> None:
-        custom = [
-            {"key": "n", "value": "{{v.s}}", "type": "Number"},
-            {"key": "b", "value": "{{v.b}}", "type": "Boolean"},
-            {"key": "o", "value": "{{v.o}}", "type": "Object"},
-            {"key": "t", "value": "x-{{v.o}}", "type": "String"},
-            {"key": "static", "value": [1, "{{v.s}}"], "type": "Array"},
-        ]
-        raw = base_config(claims={"iss": False, "sub": False, "custom": custom})
-        store = {"v": {"s": "12", "b": "TRUE", "o": '{"a":1}'}}
-        claims = build_claims(parse_config(raw), store, IAT, "e")
-        assert claims == {
-            "iat": IAT,
-            "exp": IAT + 3600,
-            "n": 12,
-            "b": True,
-            "o": {"a": 1},
-            "t": 'x-{"a":1}',
-            "static": [1, "{{v.s}}"],
-        }
 
 
 class TestGenerate:

@@ -1,0 +1,111 @@
+"""deploy/k8s: the manifests agree with the image, the worker's settings and each other."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.deploy import K8S, WEB_PORT, dockerfile_instructions, settings_env_names
+from worker.stream.settings import Settings
+
+
+def k8s_docs() -> dict[str, dict[str, Any]]:
+    docs: dict[str, dict[str, Any]] = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if doc:
+                assert doc["kind"] not in docs, f"two {doc['kind']} documents"
+                docs[doc["kind"]] = doc | {"__file__": path.name}
+    return docs
+
+
+def resolve_port(container: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    [found] = [p["containerPort"] for p in container["ports"] if p.get("name") == port]
+    return int(found)
+
+
+def test_k8s_manifests() -> None:
+    docs = k8s_docs()
+    assert {"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret", "Kustomization"} <= set(docs)
+    for kind, doc in docs.items():
+        assert "namespace" not in doc.get("metadata", {}), f"{kind} must be namespace-less"
+    kustomization = docs["Kustomization"]
+    assert "namespace" not in kustomization
+    assert docs["Secret"]["__file__"] not in kustomization["resources"], "the example Secret is not applied"
+    for resource in kustomization["resources"]:
+        assert (K8S / resource).is_file(), resource
+
+    deployment = docs["Deployment"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    pod = spec["template"]
+    pod_labels = pod["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
+    [container] = pod["spec"]["containers"]
+    assert resolve_port(container, "metrics") == WEB_PORT
+
+    # Probes: ready once the config table caught up (/healthz), alive while the web server answers.
+    ready = container["readinessProbe"]["httpGet"]
+    assert ready["path"] == "/healthz" and resolve_port(container, ready["port"]) == WEB_PORT
+    alive = container["livenessProbe"]["httpGet"]
+    assert alive["path"] in {"/healthz", "/metrics"} and resolve_port(container, alive["port"]) == WEB_PORT
+
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert {"memory"} <= set(container["resources"]["limits"])
+
+    # Non-root, read-only root filesystem; the Dockerfile's user and writable working dir.
+    instructions = dockerfile_instructions()
+    uid = int([args for name, args in instructions if name == "USER"][-1].split(":")[0])
+    workdir = [args for name, args in instructions if name == "WORKDIR"][-1]
+    pod_security = pod["spec"]["securityContext"]
+    assert pod_security["runAsNonRoot"] is True and pod_security["runAsUser"] == uid
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    mounted = {mount["mountPath"] for mount in container["volumeMounts"]}
+    assert workdir in mounted, "Faust writes its data dir into the working directory"
+    assert "/tmp" in mounted
+
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(WEB_PORT)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+    # Environment: the ConfigMap by name, holding only variables the worker reads.
+    configmap = docs["ConfigMap"]
+    [source] = container["envFrom"]
+    assert source["configMapRef"]["name"] == configmap["metadata"]["name"]
+    known_env = settings_env_names()
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "JWTGEN_TOPIC_PREFIX"} <= set(configmap["data"]) <= known_env
+    assert all(isinstance(value, str) for value in configmap["data"].values())
+    partitions = int(configmap["data"].get("JWTGEN_REQUEST_PARTITIONS", Settings.request_partitions))
+    assert spec["replicas"] <= partitions, "replicas beyond the requests topic's partitions would idle"
+    assert "replicas <=" in (K8S / deployment["__file__"]).read_text(encoding="utf-8")
+
+    # The KEK comes from the (optional) Secret; the example holds an obvious placeholder.
+    secret = docs["Secret"]
+    [kek] = [e for e in container["env"] if e["name"] == "JWTGEN_KEK"]
+    ref = kek["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == secret["metadata"]["name"] and ref["optional"] is True
+    placeholder = secret["stringData"][ref["key"]]
+    assert "PLACEHOLDER" in placeholder
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(placeholder)  # not a JWK, so nobody runs with it by mistake
+
+    service = docs["Service"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    [port] = service["spec"]["ports"]
+    assert port["port"] == WEB_PORT and resolve_port(container, port["targetPort"]) == WEB_PORT
+
+    pdb = docs["PodDisruptionBudget"]
+    assert pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    if "maxUnavailable" in pdb["spec"]:
+        assert 1 <= pdb["spec"]["maxUnavailable"] < spec["replicas"]
+    else:
+        assert 1 <= pdb["spec"]["minAvailable"] < spec["replicas"]
