@@ -22,7 +22,9 @@ from typing import Any
 import orjson
 from joserfc.jwk import Key, OctKey
 
+from worker.core import algorithms as jwa
 from worker.core import keys as keyops
+from worker.core.algorithms import DEFAULT_ENC, MIN_RSA_BITS
 from worker.core.errors import NodeError
 from worker.core.sealed import SealedError, open_sealed
 from worker.core.templates import (
@@ -35,37 +37,8 @@ from worker.core.templates import (
 )
 
 DEFAULT_TTL = 3600
-DEFAULT_ENC = "A256GCM"
 
 FLAG_DEFAULTS: dict[str, bool] = {"iat": True, "iss": True, "sub": True, "exp": True, "nbf": False, "jti": False}
-
-# RFC 7518 §3.2: the HMAC key must be at least as long as the hash output.
-HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
-RSA_SIGNING = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
-EC_SIGNING = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
-OKP_SIGNING = {"Ed25519": "Ed25519", "EdDSA": "Ed25519"}
-SIGNING_ALGS_BY_KEY_TYPE: dict[str, tuple[str, ...]] = {
-    "RSA": RSA_SIGNING,
-    "EC": tuple(EC_SIGNING),
-    "OKP": tuple(OKP_SIGNING),
-}
-
-# Content-encryption key length in bytes per `enc` (what `dir` needs exactly).
-ENC_KEY_BYTES = {
-    "A128GCM": 16,
-    "A192GCM": 24,
-    "A256GCM": 32,
-    "A128CBC-HS256": 32,
-    "A192CBC-HS384": 48,
-    "A256CBC-HS512": 64,
-}
-KEY_WRAP_BYTES = {"A128KW": 16, "A192KW": 24, "A256KW": 32, "A128GCMKW": 16, "A192GCMKW": 24, "A256GCMKW": 32}
-SYMMETRIC_ENCRYPTION = (*KEY_WRAP_BYTES, "dir")
-RSA_ENCRYPTION = ("RSA-OAEP", "RSA-OAEP-256")
-EC_ENCRYPTION = ("ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW")
-ENCRYPTION_ALGS_BY_KEY_TYPE: dict[str, tuple[str, ...]] = {"RSA": RSA_ENCRYPTION, "EC": EC_ENCRYPTION}
-EC_CURVES = ("P-256", "P-384", "P-521")
-MIN_RSA_BITS = 2048
 
 EXPOSED_ATTRIBUTES = ("token", "header", "claims", "kid", "alg", "enc", "iat", "exp", "jti", "public_jwk")
 
@@ -380,8 +353,9 @@ class _Parser:
     def symmetric_signature(self, d: dict[str, Any], alg: str | None, kid: str | None) -> Signature | None:
         path = "signature"
         self.unused(d, path, _SIG_ASYMMETRIC, "symmetric signatures")
-        if alg is not None and alg not in HMAC_MIN_BYTES:
-            self.add(f"{path}.alg", f"'{alg}' is not a symmetric signing algorithm (HS256, HS384, HS512)")
+        if alg is not None and alg not in jwa.signing_algs("oct"):
+            algs = jwa.listed(jwa.signing_algs("oct"))
+            self.add(f"{path}.alg", f"'{alg}' is not a symmetric signing algorithm ({algs})")
             alg = None
         found = self.oct_key(d, path)
         if found is None:
@@ -390,7 +364,8 @@ class _Parser:
         if alg is None:
             return None
         size = len(key.raw_value)
-        need = HMAC_MIN_BYTES[alg]
+        need = jwa.SIGNING_BY_NAME[alg].min_key_bytes
+        assert need is not None  # every oct signing alg has one
         if size < need:
             self.add(
                 f"{path}.{source}",
@@ -446,13 +421,14 @@ class _Parser:
     def asymmetric_signature(self, d: dict[str, Any], alg: str | None, kid: str | None) -> Signature | None:
         path = "signature"
         self.unused(d, path, _SIG_SYMMETRIC, "asymmetric signatures")
-        key_type = self.key_type(d, path, ("RSA", "EC", "OKP"))
-        if alg is not None and key_type is not None and alg not in SIGNING_ALGS_BY_KEY_TYPE[key_type]:
-            owner = next((kt for kt, algs in SIGNING_ALGS_BY_KEY_TYPE.items() if alg in algs), None)
-            if owner is not None:
-                self.add(f"{path}.alg", f"'{alg}' needs key_type {owner}, not {key_type}")
+        key_types = jwa.asymmetric_key_types(jwa.SIGNING)
+        key_type = self.key_type(d, path, key_types)
+        if alg is not None and key_type is not None and alg not in jwa.signing_algs(key_type):
+            known = jwa.SIGNING_BY_NAME.get(alg)
+            if known is not None and known.key_type in key_types:
+                self.add(f"{path}.alg", f"'{alg}' needs key_type {known.key_type}, not {key_type}")
             else:
-                algs = ", ".join(SIGNING_ALGS_BY_KEY_TYPE[key_type])
+                algs = jwa.listed(jwa.signing_algs(key_type))
                 self.add(f"{path}.alg", f"'{alg}' is not a {key_type} signing algorithm ({algs})")
             alg = None
         if d.get("private_key") is None:
@@ -471,7 +447,8 @@ class _Parser:
         if private.key_type != key_type:
             self.add(f"{path}.private_key", f"is an {private.key_type} key, key_type is {key_type}")
             return None
-        ok = self.check_key_shape(d, path, "private_key", private, alg, EC_SIGNING | OKP_SIGNING)
+        needed_curve = jwa.signing_curve(alg) if alg is not None else None
+        ok = self.check_key_shape(d, path, "private_key", private, alg, needed_curve)
         public: Key | None = None
         if d.get("public_key") is not None:
             try:
@@ -503,7 +480,7 @@ class _Parser:
         source: str,
         key: Key,
         alg: str | None,
-        curve_by_alg: dict[str, str],
+        needed_curve: str | None,
     ) -> bool:
         """RSA size >= 2048 and equal to a declared key_size; EC / OKP curve fits alg and declared curve."""
         ok = True
@@ -534,19 +511,19 @@ class _Parser:
             self.add(f"{path}.key_size", "only for RSA keys")
             ok = False
         if declared_curve is not None:
-            allowed = EC_CURVES if isinstance(key, keyops.ECKey) else ("Ed25519",)
+            allowed = jwa.curves(key.key_type)
             if declared_curve not in allowed:
                 got = f"'{declared_curve}'" if isinstance(declared_curve, str) else _kind(declared_curve)
-                self.add(f"{path}.curve", f"must be one of {', '.join(allowed)}, got {got}")
+                self.add(f"{path}.curve", f"must be one of {jwa.listed(allowed)}, got {got}")
                 ok = False
             elif declared_curve != curve:
                 self.add(f"{path}.curve", f"declared {declared_curve}, the key is on {curve}")
                 ok = False
-        if isinstance(key, keyops.ECKey) and curve not in EC_CURVES:
-            self.add(f"{path}.{source}", f"curve {curve} is not supported ({', '.join(EC_CURVES)})")
+        if isinstance(key, keyops.ECKey) and curve not in jwa.curves("EC"):
+            self.add(f"{path}.{source}", f"curve {curve} is not supported ({jwa.listed(jwa.curves('EC'))})")
             ok = False
-        if alg is not None and alg in curve_by_alg and curve_by_alg[alg] != curve:
-            self.add(f"{path}.{source}", f"{alg} needs a {curve_by_alg[alg]} key, the key is on {curve}")
+        if needed_curve is not None and needed_curve != curve:
+            self.add(f"{path}.{source}", f"{alg} needs a {needed_curve} key, the key is on {curve}")
             ok = False
         return ok
 
@@ -557,9 +534,9 @@ class _Parser:
             return None
         kid = self.string(d, f"{path}.", "kid", required=False)
         enc = d.get("enc") if d.get("enc") is not None else DEFAULT_ENC
-        if not isinstance(enc, str) or enc not in ENC_KEY_BYTES:
+        if not isinstance(enc, str) or enc not in jwa.CONTENT_ENCRYPTION_BY_NAME:
             got = f"'{enc}'" if isinstance(enc, str) else _kind(enc)
-            self.add(f"{path}.enc", f"must be one of {', '.join(ENC_KEY_BYTES)}, got {got}")
+            self.add(f"{path}.enc", f"must be one of {jwa.listed(jwa.content_encs())}, got {got}")
             enc = None
         alg = d.get("alg")
         if not isinstance(alg, str):
@@ -578,8 +555,8 @@ class _Parser:
     ) -> Encryption | None:
         path = "encryption"
         self.unused(d, path, _ENC_ASYMMETRIC, "symmetric encryption")
-        if alg is not None and alg not in SYMMETRIC_ENCRYPTION:
-            algs = ", ".join(SYMMETRIC_ENCRYPTION)
+        if alg is not None and alg not in jwa.key_management_algs("oct"):
+            algs = jwa.listed(jwa.key_management_algs("oct"))
             self.add(f"{path}.alg", f"'{alg}' is not a symmetric key management algorithm ({algs})")
             alg = None
         found = self.oct_key(d, path)
@@ -587,7 +564,8 @@ class _Parser:
             return None
         key, source = found
         size = len(key.raw_value)
-        need = ENC_KEY_BYTES[enc] if alg == "dir" else KEY_WRAP_BYTES[alg]
+        wrap_bytes = jwa.KEY_MANAGEMENT_BY_NAME[alg].key_bytes
+        need = wrap_bytes if wrap_bytes is not None else jwa.CONTENT_ENCRYPTION_BY_NAME[enc].key_bytes
         if size != need:
             what = f"dir with {enc}" if alg == "dir" else alg
             self.add(f"{path}.{source}", f"{what} needs a key of exactly {need} bytes, got {size}")
@@ -601,9 +579,9 @@ class _Parser:
     ) -> Encryption | None:
         path = "encryption"
         self.unused(d, path, _ENC_SYMMETRIC, "asymmetric encryption")
-        key_type = self.key_type(d, path, ("RSA", "EC"))
-        if alg is not None and key_type is not None and alg not in ENCRYPTION_ALGS_BY_KEY_TYPE[key_type]:
-            algs = ", ".join(ENCRYPTION_ALGS_BY_KEY_TYPE[key_type])
+        key_type = self.key_type(d, path, jwa.asymmetric_key_types(jwa.KEY_MANAGEMENT))
+        if alg is not None and key_type is not None and alg not in jwa.key_management_algs(key_type):
+            algs = jwa.listed(jwa.key_management_algs(key_type))
             self.add(f"{path}.alg", f"'{alg}' is not an {key_type} key management algorithm ({algs})")
             alg = None
         given = [name for name in ("public_key", "public_jwk") if d.get(name) is not None]
@@ -630,7 +608,7 @@ class _Parser:
         if key.key_type != key_type:
             self.add(f"{path}.{source}", f"is an {key.key_type} key, key_type is {key_type}")
             return None
-        if not self.check_key_shape(d, path, source, key, alg, {}):
+        if not self.check_key_shape(d, path, source, key, alg, None):
             return None
         if alg is None or enc is None or not self.jwk_fits(key, f"{path}.{source}", alg, "enc"):
             return None
