@@ -9,6 +9,7 @@ import click
 import orjson
 
 from worker.cli.common import pretty_json
+from worker.core.algorithms import CURVES, KEY_TYPES
 
 
 @click.group()
@@ -17,9 +18,9 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option("--type", "kty", type=click.Choice(["oct", "RSA", "EC", "OKP"]), required=True, help="Key type.")
+@click.option("--type", "kty", type=click.Choice(KEY_TYPES), required=True, help="Key type.")
 @click.option("--size", type=int, help="Bits: RSA modulus (default 2048, min 2048) or oct secret (default by --alg).")
-@click.option("--curve", type=click.Choice(["P-256", "P-384", "P-521", "Ed25519"]), help="EC/OKP curve.")
+@click.option("--curve", type=click.Choice([curve.name for curve in CURVES]), help="EC/OKP curve.")
 @click.option("--alg", help="Algorithm the key is for (HS256, RS256, ES384, A256KW, RSA-OAEP-256, ...).")
 @click.option("--kid", help="Key id (default: the RFC 7638 thumbprint).")
 def keys_generate(kty: str, size: int | None, curve: str | None, alg: str | None, kid: str | None) -> None:

@@ -50,7 +50,7 @@ class Malformed:
 
 
 # Times beyond 2^53 cannot be read exactly by JSON consumers that use doubles.
-MAX_EPOCH_SECONDS = 2**53 - 1
+MAX_EPOCH_SECONDS = jsonio.MAX_SAFE_INT
 
 
 def now_ms() -> int:
@@ -98,7 +98,7 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
     if not isinstance(config_id, str) or not config_id:
         return malformed("config.id: must be a non-empty string")
     version = config.get("version")
-    if version is not None and (not _is_int(version) or version < 1):
+    if version is not None and (not jsonio.is_int(version) or version < 1):
         return malformed("config.version: must be an integer >= 1 when given")
     store = event.get("store", {})
     if store is None:
@@ -106,7 +106,7 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
     if not isinstance(store, dict):
         return malformed("store: must be an object (the flow store)")
     issued_at = event.get("issued_at")
-    if issued_at is not None and (not _is_int(issued_at) or not 0 <= issued_at <= MAX_EPOCH_SECONDS):
+    if issued_at is not None and (not jsonio.is_int(issued_at) or not 0 <= issued_at <= MAX_EPOCH_SECONDS):
         return malformed("issued_at: must be epoch seconds (an integer from 0 to 2^53 - 1) when given")
     if flow_type not in FLOW_TYPES:
         return Malformed(
@@ -120,16 +120,12 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
     return Request(execution_id, flow, node, config_id, version, store, issued_at)
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _config_echo(config: object) -> dict[str, Any]:
     if not isinstance(config, dict):
         return {"id": None, "version": None}
     cid = config.get("id")
     version = config.get("version")
-    return {"id": cid if isinstance(cid, str) else None, "version": version if _is_int(version) else None}
+    return {"id": cid if isinstance(cid, str) else None, "version": version if jsonio.is_int(version) else None}
 
 
 def success(

@@ -12,6 +12,14 @@ from typing import Any
 
 import orjson
 
+# Larger integers cannot be read exactly by JSON consumers that use doubles.
+MAX_SAFE_INT = 2**53 - 1
+
+
+def is_int(value: object) -> bool:
+    """A JSON integer: Python's bool is an int, JSON's true is not."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON."""

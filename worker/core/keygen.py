@@ -7,26 +7,13 @@ from typing import Any
 
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 
-from worker.core.config import (
-    EC_ENCRYPTION,
-    EC_SIGNING,
-    ENC_KEY_BYTES,
-    HMAC_MIN_BYTES,
-    KEY_WRAP_BYTES,
-    MIN_RSA_BITS,
-    OKP_SIGNING,
-    RSA_ENCRYPTION,
-    RSA_SIGNING,
-)
+from worker.core import algorithms as jwa
+from worker.core.algorithms import MIN_RSA_BITS
 
-_SIGNING_ALGS = frozenset({*HMAC_MIN_BYTES, *RSA_SIGNING, *EC_SIGNING, *OKP_SIGNING})
-_ENCRYPTION_ALGS = frozenset({*KEY_WRAP_BYTES, "dir", *RSA_ENCRYPTION, *EC_ENCRYPTION})
-_ALGS_BY_KTY: dict[str, frozenset[str]] = {
-    "oct": frozenset({*HMAC_MIN_BYTES, *KEY_WRAP_BYTES, "dir"}),
-    "RSA": frozenset({*RSA_SIGNING, *RSA_ENCRYPTION}),
-    "EC": frozenset({*EC_SIGNING, *EC_ENCRYPTION}),
-    "OKP": frozenset(OKP_SIGNING),
-}
+_CURVED_KEY_TYPES = tuple(dict.fromkeys(curve.key_type for curve in jwa.CURVES))  # EC, OKP
+_SIZED_KEY_TYPES = tuple(kty for kty in jwa.KEY_TYPES if kty not in _CURVED_KEY_TYPES)  # oct, RSA
+_CURVE_ONLY = f"--curve is only for {' / '.join(_CURVED_KEY_TYPES)} keys"
+_SIZE_ONLY = f"--size is only for {' / '.join(_SIZED_KEY_TYPES)} keys"
 
 
 def generate_keypair(
@@ -45,52 +32,55 @@ def generate_keypair(
     if alg is not None:
         if alg.lower() == "none":
             raise ValueError("alg 'none' is never allowed")
-        if alg not in _ALGS_BY_KTY.get(kty, frozenset()):
+        if alg not in (*jwa.signing_algs(kty), *jwa.key_management_algs(kty)):
             raise ValueError(f"alg {alg} does not fit key type {kty}")
     key: Key
     if kty == "oct":
         if curve is not None:
-            raise ValueError("--curve is only for EC / OKP keys")
+            raise ValueError(_CURVE_ONLY)
         bits = size if size is not None else _oct_bits(alg)
         if bits <= 0 or bits % 8:
             raise ValueError("oct size must be a positive multiple of 8 bits")
-        if alg in HMAC_MIN_BYTES and bits < HMAC_MIN_BYTES[alg] * 8:
-            raise ValueError(f"{alg} needs at least {HMAC_MIN_BYTES[alg] * 8} bits")
-        if alg in KEY_WRAP_BYTES and bits != KEY_WRAP_BYTES[alg] * 8:
-            raise ValueError(f"{alg} needs exactly {KEY_WRAP_BYTES[alg] * 8} bits")
+        min_bytes = _hmac_min_bytes(alg)
+        if min_bytes is not None and bits < min_bytes * 8:
+            raise ValueError(f"{alg} needs at least {min_bytes * 8} bits")
+        wrap_bytes = _wrap_bytes(alg)
+        if wrap_bytes is not None and bits != wrap_bytes * 8:
+            raise ValueError(f"{alg} needs exactly {wrap_bytes * 8} bits")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             key = OctKey.generate_key(bits)
     elif kty == "RSA":
         if curve is not None:
-            raise ValueError("--curve is only for EC / OKP keys")
+            raise ValueError(_CURVE_ONLY)
         bits = size if size is not None else MIN_RSA_BITS
         if bits < MIN_RSA_BITS:
             raise ValueError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
         key = RSAKey.generate_key(bits)
     elif kty == "EC":
         if size is not None:
-            raise ValueError("--size is only for oct / RSA keys")
-        wanted = EC_SIGNING.get(alg or "", None)
+            raise ValueError(_SIZE_ONLY)
+        wanted = jwa.signing_curve(alg) if alg is not None else None
         crv = curve or wanted or "P-256"
-        if crv not in ("P-256", "P-384", "P-521"):
-            raise ValueError("EC curve must be P-256, P-384 or P-521")
+        if crv not in jwa.curves("EC"):
+            raise ValueError(f"EC curve must be {jwa.either(jwa.curves('EC'))}")
         if wanted is not None and crv != wanted:
             raise ValueError(f"{alg} needs curve {wanted}")
         key = ECKey.generate_key(crv)
     elif kty == "OKP":
         if size is not None:
-            raise ValueError("--size is only for oct / RSA keys")
-        if curve not in (None, "Ed25519"):
-            raise ValueError("OKP keys are Ed25519 here")
-        key = OKPKey.generate_key("Ed25519")
+            raise ValueError(_SIZE_ONLY)
+        okp_curves = jwa.curves("OKP")
+        if curve is not None and curve not in okp_curves:
+            raise ValueError(f"OKP keys are {jwa.either(okp_curves)} here")
+        key = OKPKey.generate_key("Ed25519")  # the one OKP curve the table lists
     else:
-        raise ValueError("key type must be oct, RSA, EC or OKP")
+        raise ValueError(f"key type must be {jwa.either(jwa.KEY_TYPES)}")
 
     extra: dict[str, Any] = {"kid": kid or key.thumbprint()}
     if alg is not None:
         extra["alg"] = alg
-        extra["use"] = "sig" if alg in _SIGNING_ALGS else "enc"
+        extra["use"] = "sig" if alg in jwa.SIGNING_BY_NAME else "enc"
     private = dict(key.as_dict(private=True))
     private.update(extra)
     if kty == "oct":
@@ -101,10 +91,22 @@ def generate_keypair(
 
 
 def _oct_bits(alg: str | None) -> int:
-    if alg in HMAC_MIN_BYTES:
-        return HMAC_MIN_BYTES[alg] * 8
-    if alg in KEY_WRAP_BYTES:
-        return KEY_WRAP_BYTES[alg] * 8
+    min_bytes = _hmac_min_bytes(alg)
+    if min_bytes is not None:
+        return min_bytes * 8
+    wrap_bytes = _wrap_bytes(alg)
+    if wrap_bytes is not None:
+        return wrap_bytes * 8
     if alg == "dir":
-        return ENC_KEY_BYTES["A256GCM"] * 8  # the default enc
+        return jwa.CONTENT_ENCRYPTION_BY_NAME[jwa.DEFAULT_ENC].key_bytes * 8
     return 256
+
+
+def _hmac_min_bytes(alg: str | None) -> int | None:
+    signing = jwa.SIGNING_BY_NAME.get(alg or "")
+    return signing.min_key_bytes if signing is not None else None
+
+
+def _wrap_bytes(alg: str | None) -> int | None:
+    wrap = jwa.KEY_MANAGEMENT_BY_NAME.get(alg or "")
+    return wrap.key_bytes if wrap is not None else None

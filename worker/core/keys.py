@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, l
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
 
+from worker.core.algorithms import curve_by_native_name, curves, either, listed
+
 AsymmetricKey = RSAKey | ECKey | OKPKey
 
 __all__ = [
@@ -162,7 +164,7 @@ def _import_asymmetric_jwk(data: dict[str, Any]) -> AsymmetricKey:
     kty = data["kty"]
     cls = _KTY_CLASS.get(kty)
     if cls is None:
-        raise KeyProblem(f"JWK kty is '{_safe(kty)}', expected RSA, EC or OKP")
+        raise KeyProblem(f"JWK kty is '{_safe(kty)}', expected {either(_KTY_CLASS)}")
     try:
         key: AsymmetricKey = _quiet(lambda: cls.import_key(data))
         return key
@@ -176,8 +178,8 @@ def _wrap_native(native: object, *, private: bool) -> AsymmetricKey:
     if isinstance(native, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return RSAKey(native, native)
     if isinstance(native, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        if native.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
-            raise KeyProblem(f"EC curve {native.curve.name} is not supported (P-256, P-384, P-521)")
+        if curve_by_native_name(native.curve.name) is None:
+            raise KeyProblem(f"EC curve {native.curve.name} is not supported ({listed(curves('EC'))})")
         return ECKey(native, native)
     if isinstance(native, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
         return OKPKey(native, native)

@@ -7,18 +7,9 @@ from typing import Any
 import orjson
 from joserfc import jwe
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey, import_key
+from joserfc.jwk import Key, import_key
 
-_ENCS = ["A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"]
-_ECDH = ["ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW"]
-# Algorithms a kek of each type may have been used with (explicit: joserfc
-# otherwise only accepts its "recommended" set). RSA1_5 is deliberately absent.
-_ALGS_BY_KTY: dict[str, list[str]] = {
-    "RSA": ["RSA-OAEP", "RSA-OAEP-256"],
-    "EC": _ECDH,
-    "OKP": _ECDH,
-    "oct": ["A128KW", "A192KW", "A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW", "dir"],
-}
+from worker.core import algorithms as jwa
 
 
 def import_kek(text: str | None) -> Key | None:
@@ -42,7 +33,8 @@ def open_sealed(value: object, kek: Key | None, field: str) -> str:
         raise SealedError(f'{field}: sealed secret must be {{"sealed": "<JWE compact>"}}')
     if kek is None:
         raise SealedError(f"{field}: sealed secret cannot be opened: no JWTGEN_KEK configured")
-    algorithms = _ALGS_BY_KTY.get(kek.key_type, []) + _ENCS
+    # Explicit: joserfc otherwise only accepts its "recommended" set.
+    algorithms = [*jwa.kek_algs(kek.key_type), *jwa.content_encs()]
     try:
         obj = jwe.decrypt_compact(value["sealed"], kek, algorithms=algorithms)
     except (JoseError, ValueError, TypeError):
@@ -54,17 +46,12 @@ def open_sealed(value: object, kek: Key | None, field: str) -> str:
 
 
 def seal(secret: str, kek_public: Key) -> dict[str, Any]:
-    """`{"sealed": jwe}` of `secret` for `kek_public` (RSA-OAEP-256, ECDH-ES+A256KW or A256KW; A256GCM)."""
-    if isinstance(kek_public, RSAKey):
-        alg = "RSA-OAEP-256"
-    elif isinstance(kek_public, (ECKey, OKPKey)):
-        alg = "ECDH-ES+A256KW"
-    elif isinstance(kek_public, OctKey):
-        alg = "A256KW"
-    else:  # pragma: no cover - joserfc has no other key types
+    """`{"sealed": jwe}` of `secret` for `kek_public`, with the alg its key type seals with and the default enc."""
+    alg = jwa.SEAL_ALG_BY_KEY_TYPE.get(kek_public.key_type)
+    if alg is None:  # pragma: no cover - joserfc has no other key types
         raise ValueError("unsupported key-encryption key type")
-    header = {"alg": alg, "enc": "A256GCM"}
+    header = {"alg": alg, "enc": jwa.DEFAULT_ENC}
     if kek_public.kid:
         header["kid"] = kek_public.kid
-    token = jwe.encrypt_compact(header, secret.encode("utf-8"), kek_public, algorithms=[alg, "A256GCM"])
+    token = jwe.encrypt_compact(header, secret.encode("utf-8"), kek_public, algorithms=[alg, jwa.DEFAULT_ENC])
     return {"sealed": token}

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 from joserfc import jwe, jws
-from joserfc._rfc7515.registry import JWSRegistry, construct_registry
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import Key
+from joserfc.jws import JWSRegistry
 
 from worker.core import jsonio
 from worker.core.errors import ErrorCode, NodeError
@@ -38,7 +38,7 @@ class Signer:
     def build(cls, alg: str, kid: str, key: Key) -> Signer:
         if alg.lower() == "none":
             raise ValueError("alg 'none' is never allowed")
-        return cls(alg=alg, kid=kid, key=key, registry=construct_registry([alg]))
+        return cls(alg=alg, kid=kid, key=key, registry=JWSRegistry(algorithms=[alg]))
 
     def header(self) -> dict[str, Any]:
         return {"alg": self.alg, "typ": "JWT", "kid": self.kid}

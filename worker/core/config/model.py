@@ -1,0 +1,108 @@
+"""The node config (CONTRACT.md §2) as frozen dataclasses, and its defaults.
+
+Fields that hold secrets are `repr=False`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from joserfc.jwk import Key
+
+from worker.core.algorithms import DEFAULT_ENC
+from worker.core.templates import Template
+
+__all__ = [
+    "DEFAULT_ENC",
+    "DEFAULT_TTL",
+    "EXPOSED_ATTRIBUTES",
+    "FLAG_DEFAULTS",
+    "Claims",
+    "ConfigInvalid",
+    "CustomClaim",
+    "Encryption",
+    "NodeConfig",
+    "Signature",
+    "Store",
+]
+
+DEFAULT_TTL = 3600
+
+FLAG_DEFAULTS: dict[str, bool] = {"iat": True, "iss": True, "sub": True, "exp": True, "nbf": False, "jti": False}
+
+EXPOSED_ATTRIBUTES = ("token", "header", "claims", "kid", "alg", "enc", "iat", "exp", "jti", "public_jwk")
+
+
+class ConfigInvalid(ValueError):
+    """A config that breaks one or more rules; `problems` lists every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class CustomClaim:
+    key: str
+    type: str
+    # Static values may be secrets too; templates are compiled once here.
+    value: Any = field(repr=False)
+    template: Template = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Claims:
+    iat: bool = True
+    iss: bool = True
+    sub: bool = True
+    exp: bool = True
+    nbf: bool = False
+    jti: bool = False
+    issuer: str | None = None
+    subject: str | None = None
+    custom: tuple[CustomClaim, ...] = ()
+    issuer_template: Template | None = field(default=None, repr=False, compare=False)
+    subject_template: Template | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Signature:
+    type: str  # "symmetric" | "asymmetric"
+    alg: str
+    key_type: str  # "oct", "RSA", "EC" or "OKP"
+    key: Key = field(repr=False)  # the signing key (oct or private)
+    kid: str | None = None
+    key_size: int | None = None
+    curve: str | None = None
+    public_key: Key | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Encryption:
+    type: str
+    alg: str
+    enc: str
+    key_type: str  # "oct", "RSA" or "EC"
+    key: Key = field(repr=False)  # oct key, or the recipient's public key
+    kid: str | None = None
+    key_size: int | None = None
+    curve: str | None = None
+
+
+@dataclass(frozen=True)
+class Store:
+    variable: str
+    attributes: tuple[str, ...]
+    frontend: bool = False
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    id: str
+    version: int
+    ttl: int
+    claims: Claims
+    signature: Signature | None
+    encryption: Encryption | None
+    store: Store | None
