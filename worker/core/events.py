@@ -1,4 +1,4 @@
-"""Node-execution events in, answers and dead letters out (CONTRACT.md §3-§5).
+"""Node-execution events in, answers and dead letters out (docs/contract.md §3-§5).
 
 Pure functions over bytes and dicts: the Kafka layer hands records in and
 sends what comes out.
@@ -14,7 +14,7 @@ from typing import Any
 from worker.core import jsonio
 from worker.core.errors import ErrorCode, NodeError
 
-# The node's "Available in" list (node-spec.txt).
+# The node's "Available in" list (docs/node.md).
 FLOW_TYPES = frozenset(
     {"Authentication", "Admin", "Self Service", "API", "Consent", "Library", "Custom", "User Defined"}
 )

@@ -1,4 +1,4 @@
-"""The node config (CONTRACT.md §2): its model, and `parse_config`, which validates it.
+"""The node config (docs/contract.md §2): its model, and `parse_config`, which validates it.
 
 `parse_config` collects every problem before giving up; each problem starts with
 the dotted path of the field at fault and never quotes key material.

@@ -1,4 +1,4 @@
-"""The node config (CONTRACT.md §2) as frozen dataclasses, and its defaults.
+"""The node config (docs/contract.md §2) as frozen dataclasses, and its defaults.
 
 Fields that hold secrets are `repr=False`.
 """
