@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from joserfc.jwk import ECKey
 
-from tests.kafkaio import JWTGEN, REPO, WorkerProcess
+from tests.kafkaio import JWTGEN, REPO, KafkaIO, WorkerProcess
 from worker.replay.process import free_port
 from worker.replay.recording import read_recording, write_lines
 from worker.stream.connection import KafkaConnection
@@ -212,36 +213,91 @@ def test_record_keeps_every_byte_in_a_private_file_and_warns_once(
     assert done.returncode == 1 and "exists" in done.stderr
 
 
-def test_replay_against_a_canary_then_record_it_and_replay_that(
+def _racing_traffic(io: KafkaIO) -> list[str]:
+    """Config updates published while requests for them are in flight, as an orchestrator would."""
+
+    def config(config_id: str, version: int, signature: dict[str, Any]) -> dict[str, Any]:
+        claims = {"issuer": "https://idp.example.com", "subject": "{{user.id}}"}
+        store = {"variable": "jwt", "attributes": ["token", "kid"]}
+        return {
+            "id": config_id,
+            "version": version,
+            "ttl": 300,
+            "claims": claims,
+            "signature": signature,
+            "store": store,
+        }
+
+    def requests(config_id: str, count: int, tag: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "execution_id": f"{tag}-{i}",
+                "flow": {"type": "API"},
+                "config": {"id": config_id},
+                "store": {"user": {"id": f"u{i}"}},
+            }
+            for i in range(count)
+        ]
+
+    ec_key = ECKey.generate_key("P-256", private=True).as_dict(private=True)
+    io.put_config(config("es", 1, {"type": "asymmetric", "key_type": "EC", "alg": "ES256", "private_key": ec_key}))
+    io.put_config(config("hs", 1, {"type": "symmetric", "alg": "HS256", "kid": "hs", "password": "A" * 32}))
+    time.sleep(1.0)
+    sent: list[str] = []
+    for phase in range(4):
+        batch = requests("hs", 30, f"hs{phase}") + requests("es", 10, f"es{phase}")
+        io.send_requests(batch)
+        # The update goes out right behind the batch, and the next batch right behind it.
+        signature = {"type": "symmetric", "alg": "HS256", "kid": "hs", "password": f"{phase}" * 32}
+        io.put_config(config("hs", phase + 2, signature))
+        racing = requests("hs", 30, f"race{phase}")
+        io.send_requests(racing)
+        sent += [r["execution_id"] for r in batch + racing]
+    return sent
+
+
+def test_record_traffic_with_racing_config_updates_then_replay_it_against_a_canary(
     kafka: str, env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The README's walkthrough: replay into a canary's prefix (--no-worker), record the canary, replay that."""
-    prefix = f"t-canary-{uuid.uuid4().hex[:8]}"
-    golden = read_recording(GOLDEN)
-    wanted = {b"hs256-password", b"es256-sec1", b"to-delete"}  # updated, randomized and updated, deleted
-    subset = [
-        r
-        for r in golden.records
-        if (r.topic == "configs" and r.key in wanted)
-        or (r.topic != "configs" and r.key is not None and r.key.rsplit(b"-p", 1)[0] in wanted)
-    ]
-    source = tmp_path / "subset.jsonl"
-    source.write_bytes(write_lines(subset))
-    canary = WorkerProcess(prefix, kafka, free_port(), tmp_path / "canary.log")
-    canary.extra_env["JWTGEN_KEK"] = env["JWTGEN_KEK"]
-    canary.start()
+    """The README's walkthrough on our own traffic: record a prefix, replay into a canary's (--no-worker)."""
+    production, canary_prefix = f"t-prod-{uuid.uuid4().hex[:8]}", f"t-canary-{uuid.uuid4().hex[:8]}"
+    worker = WorkerProcess(production, kafka, free_port(), tmp_path / "production.log").start()
     try:
-        code, first, stderr = replay_json(str(source), "--prefix", prefix, "--no-worker", env=env)
-        assert code == 0, first["differences"][:5]
-        assert first["summary"]["different"] == first["summary"]["missing"] == 0 and first["requests"] > 30
-        assert "starting a worker" not in stderr and first["epochs"] >= 2
-        recorded = tmp_path / "recorded.jsonl"
-        done = jwtgen("record", "--out", str(recorded), "--prefix", prefix, env=env)
-        assert done.returncode == 0, done.stderr
+        io = KafkaIO(kafka, production).open()
+        try:
+            sent = _racing_traffic(io)
+            io.wait_for(sent, timeout=60)
+        finally:
+            io.close()
+    finally:
+        worker.stop()
+    recording = tmp_path / "day.jsonl"
+    done = jwtgen("record", "--out", str(recording), "--prefix", production, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "recorded 566 records (configs 6, requests 280, true 280" in done.stdout
+
+    canary = WorkerProcess(canary_prefix, kafka, free_port(), tmp_path / "canary.log").start()
+    try:
+        code, report, stderr = replay_json(str(recording), "--prefix", canary_prefix, "--no-worker", env=env)
     finally:
         canary.stop()
-    # The canary's prefix holds the replay's barrier requests too: they are replayed like any request.
-    code, second, _ = replay_json(str(recorded), env=env)
-    assert code == 0, second["differences"][:5]
-    assert second["summary"]["different"] == second["summary"]["missing"] == 0
-    assert second["requests"] > first["requests"]
+    assert code == 0, report["differences"][:5]
+    assert report["summary"] == {"identical": 240, "equivalent": 40, "different": 0, "missing": 0, "extra": 0}
+    assert "starting a worker" not in stderr
+    print(f"requests placed by their recorded answer's config version: {report['placed_by_recorded_answer']}")
+
+    # One key changed in the recording: exactly the requests answered with that version are reported.
+    day = read_recording(recording)
+    version_of = {r.key: orjson.loads(r.value or b"")["config"]["version"] for r in day.of("true")}
+    changed = []
+    for record in day.records:
+        if record.topic == "configs" and record.key == b"hs" and orjson.loads(record.value or b"")["version"] == 3:
+            config = orjson.loads(record.value or b"")
+            config["signature"]["password"] = "Z" * 40
+            record = replace(record, value=orjson.dumps(config))
+        changed.append(record)
+    (tmp_path / "changed.jsonl").write_bytes(write_lines(changed))
+    code, report, _ = replay_json(str(tmp_path / "changed.jsonl"), "--offline", env=env)
+    expected = {key.decode() for key, version in version_of.items() if key is not None and version == 3}
+    assert code == 1 and expected
+    assert {d["execution_id"] for d in report["differences"]} == expected

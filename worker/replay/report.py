@@ -25,8 +25,8 @@ def render(report: Report, title: str, limit: int | None = None) -> str:
         )
     if report.moved:
         notes.append(
-            f"{report.moved} requests were replayed with the config version their recorded answer names, "
-            "which had not yet been replaced when they were answered"
+            f"{report.moved} requests were placed by the config version their recorded answer names, not by "
+            "their timestamp (the original worker read that config change later or earlier than they came)"
         )
     if notes:
         lines.append("")
