@@ -83,6 +83,7 @@ def replay(
     config's keys; dead letters), different, missing or extra.
 
     \b
+    JWTGEN_KEK / JWTGEN_KEK_FILE open sealed secrets, for the worker and the comparison.
     Exit status: 0 nothing different or missing, 1 something is, 2 nothing
     could be compared (bad recording, prefix in use, no worker).
     Secrets stay out of the output: a difference is an execution id and a JSON path.
