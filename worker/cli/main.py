@@ -11,6 +11,8 @@ import click
 from worker.cli.broker import broker
 from worker.cli.configs import config
 from worker.cli.keys import keys
+from worker.cli.record import record
+from worker.cli.replay import replay
 from worker.cli.request import request
 from worker.cli.run import worker
 
@@ -35,5 +37,5 @@ def main() -> None:
     """
 
 
-for command in (broker, worker, config, request, keys):
+for command in (broker, worker, config, request, keys, record, replay):
     main.add_command(command)
