@@ -53,9 +53,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
-from tests.kafkaio import JWTGEN, REPO, SCHEMA_OF_TOPIC, KafkaIO, WorkerProcess
+from tests.support.kafkaio import SCHEMA_OF_TOPIC, KafkaIO, WorkerProcess
+from tests.support.processes import JWTGEN, REPO, free_port
 from worker.core.sealed import seal
-from worker.replay.process import free_port
 
 HERE = Path(__file__).resolve().parent
 KEYS = HERE / "keys.json"

@@ -19,8 +19,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from joserfc.jwk import ECKey
 
-from tests.kafkaio import JWTGEN, REPO, KafkaIO, WorkerProcess
-from worker.replay.process import free_port
+from tests.support.kafkaio import KafkaIO, WorkerProcess
+from tests.support.processes import JWTGEN, REPO, free_port
 from worker.replay.recording import read_recording, write_lines
 from worker.stream.connection import KafkaConnection
 from worker.stream.topics import TopicNames, ensure_topics

@@ -125,7 +125,10 @@ def _config_echo(config: object) -> dict[str, Any]:
         return {"id": None, "version": None}
     cid = config.get("id")
     version = config.get("version")
-    return {"id": cid if isinstance(cid, str) else None, "version": version if jsonio.is_int(version) else None}
+    # Only a version that could be valid is echoed (the schema says >= 1, and a
+    # consumer reading doubles needs <= 2^53 - 1); anything else is null.
+    usable = jsonio.is_int(version) and 1 <= version <= jsonio.MAX_SAFE_INT
+    return {"id": cid if isinstance(cid, str) else None, "version": version if usable else None}
 
 
 def success(

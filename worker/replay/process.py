@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,24 +12,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-# Ports we pick ourselves stay below the kernel's ephemeral range (32768 and up).
-PORT_RANGE = (20000, 32000)
+from worker.devtools.ports import free_port
 
 
 class WorkerFailed(RuntimeError):
     """The replay's worker did not start or died; the text ends with its last log lines."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    for _ in range(100):
-        port = random.randint(*PORT_RANGE)
-        with socket.socket() as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise WorkerFailed(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[1]}")
 
 
 class WorkerProcess:

@@ -9,6 +9,7 @@ import base64
 import json
 from typing import Any
 
+import jsonschema
 import orjson
 import pytest
 
@@ -95,9 +96,12 @@ def test_unanswerable_records_become_dead_letters(value: bytes | None, reason: s
         ({"node": []}, "MALFORMED_EVENT", "node"),
     ],
 )
-def test_malformed_requests_fail_naming_the_field(overrides: dict[str, Any], code: str, field: str) -> None:
+def test_malformed_requests_fail_naming_the_field(
+    overrides: dict[str, Any], code: str, field: str, schemas: dict[str, Any]
+) -> None:
     result, body = run(table_with(base_config()), orjson.dumps(request(**overrides)))
     assert result.route is Route.FAILURE and result.code == code
+    jsonschema.validate(body, schemas["failure"])  # the echo too: a version 0 is not echoed
     assert body["error"]["code"] == code and body["error"]["retryable"] is False
     assert body["error"]["message"].startswith(field)
     assert body["execution_id"] == "exec-1"

@@ -27,7 +27,7 @@ from worker.replay.recording import (
 # joserfc warns about the EdDSA alias the golden recording uses on purpose (RFC 9864).
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 
-GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN_DIR = Path(__file__).resolve().parents[2] / "golden"
 
 BINARY = Record(
     topic="requests",

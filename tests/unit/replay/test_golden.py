@@ -25,7 +25,7 @@ from worker.replay.recording import Record, Recording, read_recording
 # joserfc warns about the EdDSA alias the golden recording uses on purpose (RFC 9864).
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 
-GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN_DIR = Path(__file__).resolve().parents[2] / "golden"
 GOLDEN = GOLDEN_DIR / "golden.jsonl"
 KEK_TEXT = (GOLDEN_DIR / "kek.json").read_text()
 RECIPIENTS: list[Key] = [import_key(k) for k in json.loads((GOLDEN_DIR / "recipients.json").read_text())["keys"]]

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from joserfc.jwk import ECKey
 
-from tests.unit.conftest import HS256_SECRET, base_config
+from tests.support.configs import HS256_SECRET, base_config
 from worker.core import events, handler
 from worker.core.configtable import ConfigTable
 from worker.replay.compare import Report, Status, TokenChecker, compare_exchange
