@@ -107,7 +107,8 @@ def prefix(broker: SecureBroker) -> str:
 @pytest.fixture(scope="module")
 def worker(broker: SecureBroker, prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
     log = tmp_path_factory.mktemp("secure-worker") / "worker.log"
-    env = broker.user_env(name(WORKER))
+    # At debug level, where aiokafka logs every request: still no password.
+    env = {**broker.user_env(name(WORKER)), "JWTGEN_LOG_LEVEL": "debug"}
     proc = WorkerProcess(prefix, env["KAFKA_BOOTSTRAP_SERVERS"], free_port(), log, extra_env=env).start()
     try:
         yield proc
@@ -145,6 +146,7 @@ def test_a_worker_with_the_readme_acls_answers_end_to_end(
     assert answer["outcome"] == "True"
     assert token_claims(answer) == CLAIMS
     assert "Authenticated as jwtgen-worker via SCRAM-SHA-512" in worker.log()
+    assert "<SASL bytes hidden>" in worker.log(), "the debug log shows the SASL exchange, without its bytes"
     assert "TOP-SECRET" not in worker.log()
 
 
@@ -156,15 +158,18 @@ def test_the_orchestrator_drives_it_by_client_certificate_too(
     assert answer["outcome"] == "True" and token_claims(answer) == CLAIMS
 
 
-def test_a_worker_on_pre_created_topics_needs_no_create(broker: SecureBroker, tmp_path: Path) -> None:
+def test_a_worker_by_client_certificate_on_pre_created_topics_needs_no_create(
+    broker: SecureBroker, tmp_path: Path
+) -> None:
     prefix = unique_prefix("precreated")
     created = asyncio.run(ensure_topics(broker.kafka("admin"), TopicNames(prefix), 8, 1))
     assert len(created) == 5
     broker.grant_readme(WORKER, prefix, create=False)
     for principal in (PUBLISHER, ORCHESTRATOR):
         broker.grant_readme(principal, prefix)
-    # At debug level too, where aiokafka logs every request, no password shows.
-    env = {**broker.user_env(name(WORKER)), "JWTGEN_LOG_LEVEL": "debug"}
+    # mTLS: CN=jwtgen-worker is the principal User:jwtgen-worker, so the same ACLs apply.
+    env = broker.user_env(name(WORKER), mtls=True)
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL"
     proc = WorkerProcess(prefix, env["KAFKA_BOOTSTRAP_SERVERS"], free_port(), tmp_path / "w.log", extra_env=env)
     proc.start()
     try:
@@ -173,7 +178,6 @@ def test_a_worker_on_pre_created_topics_needs_no_create(broker: SecureBroker, tm
     finally:
         proc.stop()
     assert "TOP-SECRET" not in proc.log()
-    assert "<SASL bytes hidden>" in proc.log(), "the debug log shows the SASL exchange, without its bytes"
     # Without them pre-created, the same ACLs do not let it start: Create is the one right missing.
     fresh = unique_prefix("nocreate")
     broker.grant_readme(WORKER, fresh, create=False)

@@ -106,6 +106,7 @@ async def prepare_worker(
 
 
 async def check(kafka: KafkaConnection, needs: Iterable[Need] = (), timeout: float = 15.0) -> None:
+    """What a command does before it runs: log in, then check the ACLs of its role."""
     await check_login(kafka, timeout)
     needs = list(needs)
     if needs:
@@ -127,8 +128,6 @@ async def check_login(kafka: KafkaConnection, timeout: float = 15.0) -> None:
             finally:
                 conn.close()
             return
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             refused = _refusal(kafka, where, exc)
             if refused is not None:
