@@ -355,8 +355,9 @@ def test_generated_keys_in_configs_make_tokens_jwcrypto_accepts(
 
 HELP = [
     ([], ["broker", "config", "keys", "request", "worker", "--version", "--help"]),
-    (["broker"], ["start", "stop"]),
-    (["broker", "start"], ["--port", "--data-dir", "--wait"]),
+    (["broker"], ["start", "stop", "grant"]),
+    (["broker", "start"], ["--port", "--data-dir", "--wait", "--secure", "--user"]),
+    (["broker", "grant"], ["--allow-principal", "--operation", "--topic", "--group", "--resource-pattern-type"]),
     (["broker", "stop"], ["--data-dir"]),
     (["worker"], ["--web-port", "--web-host", "--bootstrap", "--prefix", "--log-level", "JWTGEN_KEK"]),
     (["config"], ["validate", "put", "delete"]),

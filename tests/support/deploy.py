@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 
 from tests.support.processes import REPO
-from worker.stream.settings import ENVIRONMENT, KEK_VARIABLES
+from worker.stream.settings import ENVIRONMENT, SECRET_VARIABLES
 
 COMPOSE = REPO / "docker-compose.yml"
+COMPOSE_SASL = REPO / "deploy" / "compose" / "kafka-sasl.yml"
 DOCKERFILE = REPO / "Dockerfile"
 PROMETHEUS = REPO / "deploy" / "prometheus"
 ALERTS_FILE = PROMETHEUS / "alerts.yml"
@@ -29,8 +30,8 @@ def load_yaml(path: Path) -> Any:
 
 def settings_env_names() -> set[str]:
     """The environment variables the worker reads (worker/stream/settings.py)."""
-    names = {variable for variable, _ in ENVIRONMENT.values()} | set(KEK_VARIABLES)
-    assert {"KAFKA_BOOTSTRAP_SERVERS", "JWTGEN_TOPIC_PREFIX", "JWTGEN_KEK"} <= names, names
+    names = {variable for variable, _ in ENVIRONMENT.values()} | set(SECRET_VARIABLES)
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "JWTGEN_TOPIC_PREFIX", "JWTGEN_KEK", "KAFKA_SASL_PASSWORD"} <= names, names
     return names
 
 

@@ -9,7 +9,15 @@ from typing import Any
 import click
 import orjson
 
-from worker.cli.common import BOOTSTRAP_HELP, PREFIX_HELP, load_json_file, run_client, settings_from_env
+from worker.cli.common import (
+    BOOTSTRAP_HELP,
+    PREFIX_HELP,
+    SECURITY_HELP,
+    kafka_from_env,
+    load_json_file,
+    run_client,
+    settings_from_env,
+)
 from worker.stream.topics import TopicNames
 
 
@@ -50,7 +58,7 @@ def config_validate(files: tuple[Path, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
-@config.command("put")
+@config.command("put", epilog=SECURITY_HELP)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", default="localhost:9092", help=BOOTSTRAP_HELP)
 @click.option("--prefix", envvar="JWTGEN_TOPIC_PREFIX", default="jwt-generator", help=PREFIX_HELP)
@@ -59,9 +67,11 @@ def config_put(file: Path, bootstrap: str, prefix: str, force: bool) -> None:
     """Validate FILE and publish it to <prefix>.configs, keyed by its id.
 
     Workers pick it up within milliseconds. Bump "version" on every change so
-    requests that name a version can tell old from new.
+    requests that name a version can tell old from new. Needs the Write ACL
+    on <prefix>.configs.
     """
     from worker.cli.client import publish_config
+    from worker.stream.preflight import publisher_needs
 
     raw = load_json_file(file)
     problems = _problems(raw)
@@ -73,17 +83,20 @@ def config_put(file: Path, bootstrap: str, prefix: str, force: bool) -> None:
     config_id = raw.get("id") if isinstance(raw, dict) else None
     if not isinstance(config_id, str) or not config_id:
         raise click.ClickException(f"{file}: needs a string 'id' to be published")
-    run_client(publish_config(bootstrap, TopicNames(prefix), raw, config_id), bootstrap)
+    kafka, names = kafka_from_env(bootstrap), TopicNames(prefix)
+    run_client(publish_config(kafka, names, raw, config_id), kafka, publisher_needs(names))
     click.echo(f"published config '{config_id}' version {raw.get('version')} to {prefix}.configs")
 
 
-@config.command("delete")
+@config.command("delete", epilog=SECURITY_HELP)
 @click.argument("config_id")
 @click.option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", default="localhost:9092", help=BOOTSTRAP_HELP)
 @click.option("--prefix", envvar="JWTGEN_TOPIC_PREFIX", default="jwt-generator", help=PREFIX_HELP)
 def config_delete(config_id: str, bootstrap: str, prefix: str) -> None:
     """Publish a tombstone for CONFIG_ID: requests for it then fail with CONFIG_NOT_FOUND."""
     from worker.cli.client import publish_config
+    from worker.stream.preflight import publisher_needs
 
-    run_client(publish_config(bootstrap, TopicNames(prefix), None, config_id), bootstrap)
+    kafka, names = kafka_from_env(bootstrap), TopicNames(prefix)
+    run_client(publish_config(kafka, names, None, config_id), kafka, publisher_needs(names))
     click.echo(f"deleted config '{config_id}' (tombstone published to {prefix}.configs)")

@@ -6,11 +6,12 @@ import asyncio
 
 import click
 
-from worker.cli.common import BOOTSTRAP_HELP, PREFIX_HELP, settings_from_env
+from worker.cli.common import BOOTSTRAP_HELP, PREFIX_HELP, SECURITY_HELP, settings_from_env
+from worker.stream.connection import KafkaRefused, KafkaUnreachable
 from worker.stream.topics import TopicNames
 
 
-@click.command()
+@click.command(epilog=SECURITY_HELP)
 @click.option("--web-port", type=int, default=6066, show_default=True, help="Port of GET /healthz and GET /metrics.")
 @click.option("--web-host", default="0.0.0.0", show_default=True, help="Address the web server binds.")
 @click.option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", default="localhost:9092", help=BOOTSTRAP_HELP)
@@ -29,7 +30,8 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     Creates any missing contract topic, reads every config into memory, then
     answers requests. Start more processes with the same prefix to scale out:
     they form one consumer group ("<prefix>.worker") and share the requests
-    topic's partitions.
+    topic's partitions. A wrong password, an untrusted certificate or a
+    missing ACL stops it at start (exit 1) with one line naming what to fix.
 
     \b
     Environment: KAFKA_BOOTSTRAP_SERVERS, JWTGEN_TOPIC_PREFIX,
@@ -40,7 +42,7 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     from faust.worker import Worker
 
     from worker.stream.app import create_app
-    from worker.stream.topics import ensure_topics
+    from worker.stream.preflight import prepare_worker
 
     settings = settings_from_env(
         bootstrap_servers=bootstrap, topic_prefix=prefix, web_port=web_port, web_host=web_host, log_level=log_level
@@ -49,13 +51,17 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(
-            ensure_topics(
+            prepare_worker(
                 settings.kafka,
                 TopicNames(settings.topic_prefix),
+                settings.group_id,
                 settings.request_partitions,
                 settings.replication_factor,
             )
         )
+    except (KafkaRefused, KafkaUnreachable) as exc:
+        # One line naming the cause; a refusal (password, certificate, ACL) is not retried.
+        raise click.ClickException(str(exc)) from None
     except Exception as exc:
         raise click.ClickException(f"cannot reach Kafka at {settings.kafka.describe()}: {exc}") from exc
     app = create_app(settings)

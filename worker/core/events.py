@@ -127,7 +127,7 @@ def _config_echo(config: object) -> dict[str, Any]:
     version = config.get("version")
     # Only a version that could be valid is echoed (the schema says >= 1, and a
     # consumer reading doubles needs <= 2^53 - 1); anything else is null.
-    usable = jsonio.is_int(version) and 1 <= version <= jsonio.MAX_SAFE_INT
+    usable = isinstance(version, int) and not isinstance(version, bool) and 1 <= version <= jsonio.MAX_SAFE_INT
     return {"id": cid if isinstance(cid, str) else None, "version": version if usable else None}
 
 

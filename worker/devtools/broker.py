@@ -3,7 +3,9 @@
 `start` resolves the broker's jars once with Maven (the packaged
 worker/devtools/kafka-broker.pom.xml) into a cache keyed by the POM's content,
 formats KRaft storage on first use and runs `kafka.Kafka` in the background,
-returning only when the broker answers metadata requests.
+returning only when the broker answers metadata requests. With `secure=True`
+it serves SASL_SSL with SCRAM users and ACLs instead of PLAINTEXT
+(worker/devtools/secure.py).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from worker.devtools import ports
+from worker.devtools import ports, secure
+from worker.devtools.secure import SecureFiles, SecureSetupError, User
 
 # The cache ROOT: each POM content gets its own subdirectory, <root>/<sha256 prefix>/.
 DEFAULT_JARS_ROOT = Path(os.environ.get("JWTGEN_KAFKA_JARS", Path.home() / ".cache" / "jwtgen" / "kafka-jars"))
@@ -67,6 +71,11 @@ class BrokerPaths:
     @property
     def port_file(self) -> Path:
         return self.data_dir / "broker.port"
+
+    @property
+    def tls_port_file(self) -> Path:
+        """The mTLS listener's port of a secured broker (chosen by the tool)."""
+        return self.data_dir / "broker.tls-port"
 
 
 def packaged_pom() -> bytes:
@@ -132,7 +141,17 @@ def _classpath(jars_dir: Path) -> str:
     return os.pathsep.join(str(p) for p in sorted(jars_dir.glob("*.jar")))
 
 
-def _properties(port: int, controller_port: int, log_dir: Path) -> str:
+def _plain_listeners(port: int, controller_port: int) -> list[str]:
+    return [
+        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    ]
+
+
+def _properties(port: int, controller_port: int, log_dir: Path, listeners: list[str] | None = None) -> str:
     # One combined broker+controller. Internal topics get replication factor 1
     # and the transaction log min ISR 1, so transactions work on one node.
     return "\n".join(
@@ -140,11 +159,7 @@ def _properties(port: int, controller_port: int, log_dir: Path) -> str:
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            *(listeners or _plain_listeners(port, controller_port)),
             f"log.dirs={log_dir}",
             # Topics created by a client's first write (say, requests published
             # before any worker ran) get the contract's default partition count.
@@ -188,8 +203,8 @@ def read_pid(paths: BrokerPaths) -> int | None:
     return pid
 
 
-def _answers_metadata(port: int, timeout: float = 2.0) -> bool:
-    """True once the broker answers an ApiVersions + Metadata round trip."""
+def _answers_metadata(port: int, timeout: float = 2.0, options: dict[str, Any] | None = None) -> bool:
+    """True once the broker answers an ApiVersions + Metadata round trip (`options`: how to log in)."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
@@ -198,7 +213,9 @@ def _answers_metadata(port: int, timeout: float = 2.0) -> bool:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=int(timeout * 1000))
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=f"127.0.0.1:{port}", request_timeout_ms=int(timeout * 1000), **(options or {})
+        )
         try:
             await asyncio.wait_for(admin.start(), timeout)
             await asyncio.wait_for(admin.list_topics(), timeout)
@@ -220,14 +237,30 @@ def start(
     jars_root: Path = DEFAULT_JARS_ROOT,
     wait_seconds: float = 120.0,
     say: Say = print,
+    secured: bool = False,
+    users: tuple[User, ...] = (),
 ) -> int:
-    """Start the broker (a no-op if it runs) and return its pid once it serves."""
+    """Start the broker (a no-op if it runs) and return its pid once it serves.
+
+    `secured`: SASL_SSL with SCRAM `users` (and an admin super user) and ACLs
+    (worker/devtools/secure.py). Users named again later are added to the
+    running broker, or get their new password.
+    """
     paths = BrokerPaths(data_dir.resolve())
     paths.data_dir.mkdir(parents=True, exist_ok=True)
+    files = SecureFiles(paths.data_dir)
+    formatted = (paths.log_dir / "meta.properties").exists()
+    if formatted and files.is_secure() != secured:
+        made = "--secure" if files.is_secure() else "plain"
+        raise BrokerError(f"the data dir {paths.data_dir} holds a {made} broker: start it the same way or use another")
+    if users and not secured:
+        raise BrokerError("--user needs --secure: a plain broker has no users")
     running = read_pid(paths)
     if running is not None:
         known_port = paths.port_file.read_text().strip() if paths.port_file.exists() else "?"
         say(f"broker already running (pid {running}, port {known_port}, data dir {paths.data_dir})")
+        if secured and users:
+            _set_users(paths, files, int(known_port), users, say)
         return running
     _require_free(port)
     ephemeral = ports.ephemeral_range()
@@ -243,17 +276,35 @@ def start(
         raise BrokerError("java is not on PATH: Apache Kafka needs Java 17 or newer")
     _require_free(port)  # again: fetching the jars may have taken minutes
     controller_port = ports.free_port(exclude={port})
-    paths.properties.write_text(_properties(port, controller_port, paths.log_dir))
-    if not (paths.log_dir / "meta.properties").exists():
+    scram: list[str] = []
+    listeners = None
+    later: list[User] = []
+    tls_port = 0
+    if secured:
+        try:
+            everyone, changed = secure.prepare(files, users)
+        except SecureSetupError as exc:
+            raise BrokerError(str(exc)) from None
+        scram = secure.scram_arguments(everyone)
+        later = changed if formatted else []
+        tls_port = ports.free_port(exclude={port, controller_port})
+        paths.tls_port_file.write_text(str(tls_port))
+        listeners = secure.server_properties(files, port, tls_port, controller_port)
+    properties = _properties(port, controller_port, paths.log_dir, listeners)
+    if secured:
+        _write_private_text(paths.properties, properties)  # it holds the admin's password (the broker's own login)
+    else:
+        paths.properties.write_text(properties)
+    if not formatted:
         # StorageTool wants a base64url-encoded 16-byte id.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(paths.properties)],
+             "-t", cluster_id, "-c", str(paths.properties), *scram],
             capture_output=True, text=True,
         )  # fmt: skip
         if fmt.returncode != 0:
-            raise BrokerError(f"formatting KRaft storage failed:\n{fmt.stdout}{fmt.stderr}")
+            raise BrokerError(f"formatting KRaft storage failed:\n{_without_passwords(fmt.stdout + fmt.stderr)}")
     log4j = paths.data_dir / "log4j2.properties"
     log4j.write_text(_LOG4J.format(log=paths.server_log))
     # server.log grows across runs: only what this run writes explains its failure.
@@ -267,18 +318,84 @@ def start(
     )  # fmt: skip
     paths.pid_file.write_text(str(proc.pid))
     paths.port_file.write_text(str(port))
+    if secured:
+        secure.write_client_files(files, port, tls_port)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             paths.pid_file.unlink(missing_ok=True)
             log = _log_since(paths.server_log, log_offset)
             raise BrokerError(_exit_reason(proc.returncode, log, port, paths))
-        if _answers_metadata(port):
-            say(f"broker serving on 127.0.0.1:{port} (pid {proc.pid}, data dir {paths.data_dir})")
+        if _answers_metadata(port, options=secure.client_options(files) if secured else None):
+            if not secured:
+                say(f"broker serving on 127.0.0.1:{port} (pid {proc.pid}, data dir {paths.data_dir})")
+                return proc.pid
+            _alter_scram(files, port, later, say)
+            say(
+                f"broker serving SASL_SSL ({secure.MECHANISM}) on 127.0.0.1:{port} and SSL with client "
+                f"certificates on 127.0.0.1:{tls_port}, ACLs enforced (pid {proc.pid}, data dir {paths.data_dir})"
+            )
+            say(f"  CA certificate:     {files.ca_file}")
+            say(f"  admin (super user): {files.env_file(secure.ADMIN)} (KAFKA_* variables), {files.admin_properties}")
+            for user in users:
+                say(f"  user {user.name}: {files.env_file(user.name)} (SCRAM), {files.mtls_env_file(user.name)} (mTLS)")
             return proc.pid
         time.sleep(0.5)
     stop(paths.data_dir, say=lambda _: None)
     raise BrokerError(f"broker did not answer on port {port} within {wait_seconds:.0f}s; see {paths.server_log}")
+
+
+def _set_users(paths: BrokerPaths, files: SecureFiles, port: int, users: tuple[User, ...], say: Say) -> None:
+    """Create or update SCRAM users on a running secured broker (kafka-configs, as the admin)."""
+    try:
+        _, changed = secure.prepare(files, users)
+    except SecureSetupError as exc:
+        raise BrokerError(str(exc)) from None
+    tls_port = int(paths.tls_port_file.read_text().strip())
+    secure.write_client_files(files, port, tls_port)
+    _alter_scram(files, port, changed, say)
+
+
+def _alter_scram(files: SecureFiles, port: int, users: list[User], say: Say) -> None:
+    if not users:
+        return
+    java = shutil.which("java") or "java"
+    classpath = _classpath(ensure_jars(say=say))
+    for user in users:
+        done = subprocess.run(
+            [java, "-cp", classpath, "kafka.admin.ConfigCommand", "--bootstrap-server", f"127.0.0.1:{port}",
+             "--command-config", str(files.admin_properties), "--alter", "--entity-type", "users",
+             "--entity-name", user.name, "--add-config", f"{secure.MECHANISM}=[password={user.password}]"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise BrokerError(f"could not set user {user.name}: {_without_passwords(done.stdout + done.stderr)}")
+        say(f"user {user.name} set: {files.env_file(user.name)}")
+
+
+_PASSWORD_IN_TEXT = re.compile(r"(password=)[^,\]\s\"]*")
+
+
+def _without_passwords(text: str) -> str:
+    return _PASSWORD_IN_TEXT.sub(r"\1***", text)
+
+
+def _write_private_text(path: Path, text: str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def admin_client_options(data_dir: Path = DEFAULT_DATA_DIR) -> dict[str, Any]:
+    """aiokafka options that connect to the running secured broker of `data_dir` as its admin."""
+    paths = BrokerPaths(data_dir.resolve())
+    files = SecureFiles(paths.data_dir)
+    if not files.is_secure():
+        raise BrokerError(f"the broker of {paths.data_dir} is not secured: start it with --secure")
+    if read_pid(paths) is None:
+        raise BrokerError(f"no broker running for data dir {paths.data_dir}")
+    port = paths.port_file.read_text().strip()
+    return {"bootstrap_servers": f"127.0.0.1:{port}", **secure.client_options(files)}
 
 
 def _require_free(port: int) -> None:
@@ -306,6 +423,8 @@ def _exit_reason(returncode: int, log: str, port: int, paths: BrokerPaths) -> st
         failed = f"the broker could not bind {bind['address']}:{bind['port']} ({bind['reason']})"
         if int(bind["port"]) == port:
             return f"port {port} is in use: {failed}; choose another with --port"
+        if paths.tls_port_file.exists() and paths.tls_port_file.read_text().strip() == bind["port"]:
+            return f"mTLS port {bind['port']} is in use: {failed}; start again to pick another"
         # Another process took the controller port between our check and the broker's bind.
         return f"controller port {bind['port']} is in use: {failed}; start again to pick another"
     error = _ERROR_LINE.search(log)

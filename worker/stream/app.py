@@ -22,6 +22,7 @@ from worker.core.handler import Route
 from worker.core.sealed import import_kek
 from worker.stream import metrics
 from worker.stream.configfeed import ConfigFeed
+from worker.stream.faustkafka import faust_options
 from worker.stream.settings import Settings
 from worker.stream.sink import BatchSink, Outgoing
 from worker.stream.topics import TopicNames
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> faust.App:
         datadir=data_dir,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
-        **settings.kafka.faust_options(),
+        **faust_options(settings.kafka),
         key_serializer="raw",
         value_serializer="raw",
         web_port=settings.web_port,
@@ -62,6 +63,9 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=True,
         # No tables, no leader election: the config table is our own feed.
         topic_disable_leader=True,
+        # The worker creates its topics itself (ensure_topics); Faust declaring
+        # any would need CREATE, which a least-privilege principal lacks.
+        topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         topic_replication_factor=settings.replication_factor,
         topic_partitions=settings.request_partitions,

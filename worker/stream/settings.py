@@ -3,15 +3,28 @@
 A value that cannot be read is a `SettingsError` naming the variable and the
 bad value (`JWTGEN_BATCH_MAX='abc' is not an integer`), never a bare
 ValueError; secrets are never quoted.
+
+The KAFKA_* variables are named after Kafka's client properties
+(security.protocol, sasl.mechanism ...) and are checked together: a
+combination that cannot work (SASL without a user, a CA file that cannot be
+read) is refused at start-up with the variable to fix.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
-from worker.stream.connection import KafkaConnection
+from worker.stream.connection import (
+    SASL_MECHANISMS,
+    SECURITY_PROTOCOLS,
+    KafkaConnection,
+    SaslMechanism,
+    SecurityProtocol,
+)
 
 
 class SettingsError(ValueError):
@@ -56,6 +69,26 @@ def _log_level(name: str, text: str) -> str:
     return level
 
 
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def read(name: str, text: str) -> str:
+        value = text.strip().upper()
+        if value not in choices:
+            raise SettingsError(f"{name}={text!r} must be one of {', '.join(choices)}")
+        return value
+
+    return read
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _boolean(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{name}={text!r} must be true or false")
+    return value in _TRUE
+
+
 Reader = Callable[[str, str], object]
 
 # Settings field -> (environment variable, how to read it). The key-encryption
@@ -71,8 +104,18 @@ ENVIRONMENT: dict[str, tuple[str, Reader]] = {
     "session_timeout_seconds": ("JWTGEN_SESSION_TIMEOUT_SECONDS", _positive_seconds),
     "data_dir": ("JWTGEN_DATA_DIR", _text),
     "log_level": ("JWTGEN_LOG_LEVEL", _log_level),
+    "security_protocol": ("KAFKA_SECURITY_PROTOCOL", _choice(SECURITY_PROTOCOLS)),
+    "sasl_mechanism": ("KAFKA_SASL_MECHANISM", _choice(SASL_MECHANISMS)),
+    "sasl_username": ("KAFKA_SASL_USERNAME", _text),
+    "ssl_ca_file": ("KAFKA_SSL_CA_FILE", _text),
+    "ssl_cert_file": ("KAFKA_SSL_CERT_FILE", _text),
+    "ssl_key_file": ("KAFKA_SSL_KEY_FILE", _text),
+    "ssl_check_hostname": ("KAFKA_SSL_CHECK_HOSTNAME", _boolean),
 }
 KEK_VARIABLES = ("JWTGEN_KEK", "JWTGEN_KEK_FILE")
+SASL_PASSWORD_VARIABLES = ("KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE")
+# Variables whose value is a secret: deployments pass them from a Secret, never a ConfigMap.
+SECRET_VARIABLES = (*KEK_VARIABLES, *SASL_PASSWORD_VARIABLES)
 
 
 @dataclass(frozen=True)
@@ -95,10 +138,30 @@ class Settings:
     session_timeout_seconds: float = 15.0
     data_dir: str | None = None  # Faust's scratch directory; a temp dir when unset
     log_level: str = "info"
+    # How to reach Kafka securely (worker/stream/connection.py).
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_ca_file: str | None = None
+    ssl_cert_file: str | None = None
+    ssl_key_file: str | None = None
+    ssl_check_hostname: bool = True
 
-    @property
+    @cached_property
     def kafka(self) -> KafkaConnection:
-        return KafkaConnection(bootstrap_servers=self.bootstrap_servers)
+        """The one connection object of every Kafka client (built once: its TLS context reads files)."""
+        return KafkaConnection(
+            bootstrap_servers=self.bootstrap_servers,
+            security_protocol=self.security_protocol,
+            sasl_mechanism=self.sasl_mechanism,
+            sasl_username=self.sasl_username,
+            sasl_password=self.sasl_password,
+            ssl_ca_file=self.ssl_ca_file,
+            ssl_cert_file=self.ssl_cert_file,
+            ssl_key_file=self.ssl_key_file,
+            ssl_check_hostname=self.ssl_check_hostname,
+        )
 
     @property
     def group_id(self) -> str:
@@ -117,9 +180,107 @@ class Settings:
             if text is not None and text != "":
                 values[name] = read(variable, text)
         values["kek"] = _kek(env)
+        values["sasl_password"] = _sasl_password(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+        settings = cls(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]
+        check_kafka(settings.kafka)
+        return settings
+
+
+def _variable(setting: str) -> str:
+    return ENVIRONMENT[setting][0]
+
+
+def check_kafka(kafka: KafkaConnection) -> None:
+    """Refuse a combination of KAFKA_* settings that cannot work, naming the variable to fix.
+
+    Also reads the TLS files once, so that a missing or malformed file is
+    reported here rather than as a failed handshake later.
+    """
+    protocol = f"{_variable('security_protocol')}={kafka.security_protocol}"
+    if kafka.uses_sasl:
+        if kafka.sasl_mechanism is None:
+            raise SettingsError(f"{protocol} needs {_variable('sasl_mechanism')} ({', '.join(SASL_MECHANISMS)})")
+        if not kafka.sasl_username:
+            raise SettingsError(f"{protocol} needs {_variable('sasl_username')}")
+        if not kafka.sasl_password:
+            raise SettingsError(f"{protocol} needs {' or '.join(SASL_PASSWORD_VARIABLES)}")
+    else:
+        sasl_set = [
+            variable
+            for variable, value in (
+                (_variable("sasl_mechanism"), kafka.sasl_mechanism),
+                (_variable("sasl_username"), kafka.sasl_username),
+                (SASL_PASSWORD_VARIABLES[0], kafka.sasl_password),
+            )
+            if value
+        ]
+        if sasl_set:
+            raise SettingsError(
+                f"{', '.join(sasl_set)} set but {protocol} does not use SASL: "
+                f"set {_variable('security_protocol')}=SASL_SSL (or SASL_PLAINTEXT)"
+            )
+    tls_files = {
+        _variable("ssl_ca_file"): kafka.ssl_ca_file,
+        _variable("ssl_cert_file"): kafka.ssl_cert_file,
+        _variable("ssl_key_file"): kafka.ssl_key_file,
+    }
+    if not kafka.uses_tls:
+        tls_set = [variable for variable, path in tls_files.items() if path]
+        if tls_set:
+            raise SettingsError(
+                f"{', '.join(tls_set)} set but {protocol} does not use TLS: "
+                f"set {_variable('security_protocol')}=SSL or SASL_SSL"
+            )
+        return
+    if kafka.ssl_key_file and not kafka.ssl_cert_file:
+        raise SettingsError(f"{_variable('ssl_key_file')} needs {_variable('ssl_cert_file')} (the client certificate)")
+    for variable, path in tls_files.items():
+        if path:
+            _readable(variable, path)
+    try:
+        kafka.ssl_context  # noqa: B018 - built now to report a bad file against its variable
+    except ssl.SSLError as exc:
+        raise SettingsError(_tls_file_problem(kafka, exc)) from None
+
+
+def _readable(variable: str, path: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"{variable}={path!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _tls_file_problem(kafka: KafkaConnection, exc: ssl.SSLError) -> str:
+    reason = exc.reason or str(exc)
+    try:
+        ssl.create_default_context(cafile=kafka.ssl_ca_file)
+    except ssl.SSLError:
+        return f"{_variable('ssl_ca_file')}={kafka.ssl_ca_file!r} holds no PEM certificate ({reason})"
+    names = _variable("ssl_cert_file") + (f" / {_variable('ssl_key_file')}" if kafka.ssl_key_file else "")
+    return f"{names}: cannot load the client certificate and its unencrypted PEM key ({reason})"
+
+
+def _sasl_password(env: Mapping[str, str]) -> str | None:
+    """The SASL password, from its variable or its file (a Secret mounted as a file), never quoted."""
+    variable, file_variable = SASL_PASSWORD_VARIABLES
+    password, path = env.get(variable), env.get(file_variable)
+    if password and path:
+        raise SettingsError(f"set {variable} or {file_variable}, not both")
+    if not path:
+        return password or None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SettingsError(f"{file_variable}={path!r} cannot be read ({reason})") from None
+    text = text.rstrip("\r\n")  # the newline an editor or `echo` leaves is not part of it
+    if not text:
+        raise SettingsError(f"{file_variable}={path!r} is empty")
+    return text
 
 
 def _kek(env: Mapping[str, str]) -> str | None:

@@ -6,10 +6,19 @@ import logging
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 
-from worker.stream.connection import KafkaConnection
+from worker.stream.connection import ACL_HELP, KafkaConnection, KafkaRefused
 
 log = logging.getLogger(__name__)
+
+
+class TopicsNotCreated(KafkaRefused):
+    """Kafka refused Create on `topics`: they are missing, or our principal may not even see them."""
+
+    def __init__(self, message: str, topics: list[str]) -> None:
+        super().__init__(message)
+        self.topics = topics
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,9 @@ async def ensure_topics(
     """Create whichever of the contract's topics is missing; existing ones are left as they are.
 
     One configs partition keeps every config in one ordered log; workers read
-    all partitions of an existing configs topic, whatever its count.
+    all partitions of an existing configs topic, whatever its count. A topic
+    Kafka will not create (no Create ACL, too many replicas ...) is a
+    KafkaRefused naming it.
     """
     wanted = {
         names.configs: NewTopic(
@@ -61,19 +72,35 @@ async def ensure_topics(
         names.failure: NewTopic(names.failure, request_partitions, replication),
         names.deadletter: NewTopic(names.deadletter, 1, replication),
     }
-    admin = AIOKafkaAdminClient(**KafkaConnection.of(kafka).client_options())
+    kafka = KafkaConnection.of(kafka)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
+        # Only the topics our principal may see (Describe) are listed.
         existing = set(await admin.list_topics())
         missing = [topic for name, topic in wanted.items() if name not in existing]
-        if missing:
-            try:
-                await admin.create_topics(missing)
-            except Exception as exc:
-                # Another worker of the group may have created them a moment ago.
-                if "TopicAlreadyExists" not in type(exc).__name__ + str(exc):
-                    raise
-            log.info("created topics: %s", ", ".join(t.name for t in missing))
-        return [t.name for t in missing]
+        if not missing:
+            return []
+        response = await admin.create_topics(missing)
     finally:
         await admin.close()
+    created, denied = [], []
+    for topic, code, *message in response.topic_errors:
+        error = for_code(code) if code else None
+        if error is None:
+            created.append(topic)
+        elif error is TopicAuthorizationFailedError:
+            denied.append(topic)
+        elif error is not TopicAlreadyExistsError:  # another worker may have just created it
+            reason = f"{error.__name__} {message[0] or ''}" if message else error.__name__
+            raise KafkaRefused(f"Kafka refused to create topic {topic}: {reason.strip()}")
+    if denied:
+        raise TopicsNotCreated(
+            f"Kafka at {kafka.bootstrap_servers} denies {kafka.principal()} Create on topic "
+            f"{', '.join(sorted(denied))} (missing, or not visible to it): "
+            f"create them beforehand or grant Create ({ACL_HELP})",
+            sorted(denied),
+        )
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    return created

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 from tests.support.deploy import (
     COMPOSE,
+    COMPOSE_SASL,
     GRAFANA,
     JOB,
     PROMETHEUS,
@@ -24,6 +26,7 @@ from tests.support.deploy import (
     run,
     settings_env_names,
 )
+from worker.stream.settings import SECRET_VARIABLES
 
 # --------------------------------------------------------------------- Dockerfile
 
@@ -114,4 +117,30 @@ def test_compose_stack() -> None:
         assert done.returncode == 0, done.stderr
     if shutil.which("docker") and run(["docker", "compose", "version"]).returncode == 0:
         done = run(["docker", "compose", "-f", str(COMPOSE), "config", "-q"])
+        assert done.returncode == 0, done.stderr
+
+
+def test_compose_passes_kafka_credentials_as_secret_files() -> None:
+    """deploy/compose/kafka-sasl.yml: the workers' password and CA are compose secrets from git-ignored files."""
+    base = compose_workers(load_yaml(COMPOSE)["services"])
+    for worker in base.values():
+        assert not set(worker["environment"]) & set(SECRET_VARIABLES), "no secret inline in docker-compose.yml"
+    override = load_yaml(COMPOSE_SASL)
+    assert set(override["services"]) == set(base), "the override covers every compose worker"
+    known_env = settings_env_names()
+    ignored = (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+    for name, service in override["services"].items():
+        env = service["environment"]
+        assert set(env) <= known_env, name
+        assert "KAFKA_SASL_PASSWORD" not in env, f"{name}: the password as a secret file, not a value"
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_USERNAME"], name
+        for variable in ("KAFKA_SASL_PASSWORD_FILE", "KAFKA_SSL_CA_FILE"):
+            secret = env[variable].removeprefix("/run/secrets/")
+            assert env[variable] == f"/run/secrets/{secret}" and secret in service["secrets"], (name, variable)
+            source = Path(override["secrets"][secret]["file"])
+            assert source.parent.as_posix() == "deploy/compose/secrets", source
+            assert "/deploy/compose/secrets/" in ignored, "the secret files must stay out of git"
+    assert "deploy/compose/kafka-sasl.yml" in COMPOSE.read_text(encoding="utf-8"), "the base file points to it"
+    if shutil.which("docker-compose"):
+        done = run(["docker-compose", "-f", str(COMPOSE), "-f", str(COMPOSE_SASL), "config", "-q"])
         assert done.returncode == 0, done.stderr

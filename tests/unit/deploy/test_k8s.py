@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.support.deploy import K8S, WEB_PORT, dockerfile_instructions, settings_env_names
-from worker.stream.settings import Settings
+from worker.stream.settings import SECRET_VARIABLES, Settings
 
 
 def k8s_docs() -> dict[str, dict[str, Any]]:
+    """The manifests by kind; Secrets (there are several) as "Secret/<name>"."""
     docs: dict[str, dict[str, Any]] = {}
     for path in sorted(K8S.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
             if doc:
-                assert doc["kind"] not in docs, f"two {doc['kind']} documents"
-                docs[doc["kind"]] = doc | {"__file__": path.name}
+                kind = f"Secret/{doc['metadata']['name']}" if doc["kind"] == "Secret" else doc["kind"]
+                assert kind not in docs, f"two {kind} documents"
+                docs[kind] = doc | {"__file__": path.name}
     return docs
 
 
@@ -31,12 +34,14 @@ def resolve_port(container: dict[str, Any], port: int | str) -> int:
 
 def test_k8s_manifests() -> None:
     docs = k8s_docs()
-    assert {"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Secret", "Kustomization"} <= set(docs)
+    assert {"Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "Kustomization"} <= set(docs)
+    assert {"Secret/jwtgen-kek", "Secret/jwtgen-kafka"} <= set(docs)
     for kind, doc in docs.items():
         assert "namespace" not in doc.get("metadata", {}), f"{kind} must be namespace-less"
     kustomization = docs["Kustomization"]
     assert "namespace" not in kustomization
-    assert docs["Secret"]["__file__"] not in kustomization["resources"], "the example Secret is not applied"
+    for secret_doc in (docs["Secret/jwtgen-kek"], docs["Secret/jwtgen-kafka"]):
+        assert secret_doc["__file__"] not in kustomization["resources"], "the example Secrets are not applied"
     for resource in kustomization["resources"]:
         assert (K8S / resource).is_file(), resource
 
@@ -89,7 +94,7 @@ def test_k8s_manifests() -> None:
     assert "replicas <=" in (K8S / deployment["__file__"]).read_text(encoding="utf-8")
 
     # The KEK comes from the (optional) Secret; the example holds an obvious placeholder.
-    secret = docs["Secret"]
+    secret = docs["Secret/jwtgen-kek"]
     [kek] = [e for e in container["env"] if e["name"] == "JWTGEN_KEK"]
     ref = kek["valueFrom"]["secretKeyRef"]
     assert ref["name"] == secret["metadata"]["name"] and ref["optional"] is True
@@ -97,6 +102,8 @@ def test_k8s_manifests() -> None:
     assert "PLACEHOLDER" in placeholder
     with pytest.raises(json.JSONDecodeError):
         json.loads(placeholder)  # not a JWK, so nobody runs with it by mistake
+
+    check_kafka_credentials(container, pod["spec"]["volumes"], configmap["data"], docs["Secret/jwtgen-kafka"])
 
     service = docs["Service"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
@@ -109,3 +116,34 @@ def test_k8s_manifests() -> None:
         assert 1 <= pdb["spec"]["maxUnavailable"] < spec["replicas"]
     else:
         assert 1 <= pdb["spec"]["minAvailable"] < spec["replicas"]
+
+
+def check_kafka_credentials(
+    container: dict[str, Any], volumes: list[dict[str, Any]], configmap: dict[str, str], secret: dict[str, Any]
+) -> None:
+    """Kafka's password reaches the worker from a Secret only, as a file; the ConfigMap holds no secret."""
+    assert not set(configmap) & set(SECRET_VARIABLES), "a secret variable in the ConfigMap"
+    env = {entry["name"]: entry for entry in container["env"]}
+    assert "KAFKA_SASL_PASSWORD" not in env, "the password as a file, not an environment value"
+    secret_mounts = {
+        mount["mountPath"]: volume["secret"]["secretName"]
+        for mount in container["volumeMounts"]
+        for volume in volumes
+        if volume["name"] == mount["name"] and "secret" in volume
+    }
+    for name, entry in env.items():
+        if name in SECRET_VARIABLES:
+            if "valueFrom" in entry:
+                assert set(entry["valueFrom"]) == {"secretKeyRef"}, name
+            else:
+                assert name.endswith("_FILE"), f"{name}: a literal secret value"
+    password_file = Path(env["KAFKA_SASL_PASSWORD_FILE"]["value"])
+    ca_file = Path(configmap["KAFKA_SSL_CA_FILE"])
+    for path in (password_file, ca_file):
+        assert str(path.parent) in secret_mounts, f"{path} is not in a mounted Secret"
+        assert secret_mounts[str(path.parent)] == secret["metadata"]["name"]
+        assert "PLACEHOLDER" in secret["stringData"][path.name]
+    # The ConfigMap's Kafka settings are a combination the worker accepts.
+    kafka = {k: v for k, v in configmap.items() if k.startswith("KAFKA_")}
+    assert kafka["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and kafka["KAFKA_SASL_USERNAME"]
+    assert kafka["KAFKA_SASL_MECHANISM"] in {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from worker.devtools import tls
 from worker.stream.settings import ENVIRONMENT, Settings, SettingsError
 
 
@@ -13,7 +14,12 @@ def test_defaults_when_the_environment_is_empty() -> None:
     assert Settings.from_mapping({}) == Settings()
 
 
-def test_every_variable_is_read() -> None:
+def test_every_variable_is_read(tmp_path: Path) -> None:
+    authority = tls.new_authority("ca")
+    client = tls.issue(authority, "worker")
+    ca = tls.write_public(tmp_path / "ca.pem", authority.certificate_pem())
+    cert = tls.write_public(tmp_path / "client.crt", client.certificate_pem())
+    key = tls.write_private(tmp_path / "client.key", client.key_pem())
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092",
         "JWTGEN_TOPIC_PREFIX": "p",
@@ -26,6 +32,14 @@ def test_every_variable_is_read() -> None:
         "JWTGEN_DATA_DIR": "/var/tmp/x",
         "JWTGEN_LOG_LEVEL": "WARNING",
         "JWTGEN_KEK": '{"kty":"oct","k":"AAAA"}',
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "KAFKA_SASL_USERNAME": "w",
+        "KAFKA_SASL_PASSWORD": "TOP-SECRET",
+        "KAFKA_SSL_CA_FILE": str(ca),
+        "KAFKA_SSL_CERT_FILE": str(cert),
+        "KAFKA_SSL_KEY_FILE": str(key),
+        "KAFKA_SSL_CHECK_HOSTNAME": "false",
     }
     settings = Settings.from_mapping(env)
     assert settings.bootstrap_servers == "k1:9092,k2:9092"
@@ -34,6 +48,11 @@ def test_every_variable_is_read() -> None:
     assert (settings.max_answer_bytes, settings.data_dir, settings.log_level) == (2048, "/var/tmp/x", "warning")
     assert settings.kek == env["JWTGEN_KEK"]
     assert settings.group_id == "p.worker"
+    kafka = settings.kafka
+    assert (kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username) == ("SASL_SSL", "SCRAM-SHA-256", "w")
+    assert (kafka.sasl_password, kafka.ssl_ca_file, kafka.ssl_cert_file) == ("TOP-SECRET", str(ca), str(cert))
+    assert (kafka.ssl_key_file, kafka.ssl_check_hostname) == (str(key), False)
+    assert "TOP-SECRET" not in repr(settings)
     assert {variable for variable, _ in ENVIRONMENT.values()} <= set(env)
 
 
