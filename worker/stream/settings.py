@@ -56,6 +56,16 @@ def _log_level(name: str, text: str) -> str:
     return level
 
 
+_LOG_FORMATS = ("text", "json")
+
+
+def _log_format(name: str, text: str) -> str:
+    value = text.strip().lower()
+    if value not in _LOG_FORMATS:
+        raise SettingsError(f"{name}={text!r} must be one of {', '.join(_LOG_FORMATS)}")
+    return value
+
+
 Reader = Callable[[str, str], object]
 
 # Settings field -> (environment variable, how to read it). The key-encryption
@@ -71,6 +81,7 @@ ENVIRONMENT: dict[str, tuple[str, Reader]] = {
     "session_timeout_seconds": ("JWTGEN_SESSION_TIMEOUT_SECONDS", _positive_seconds),
     "data_dir": ("JWTGEN_DATA_DIR", _text),
     "log_level": ("JWTGEN_LOG_LEVEL", _log_level),
+    "log_format": ("JWTGEN_LOG_FORMAT", _log_format),
 }
 KEK_VARIABLES = ("JWTGEN_KEK", "JWTGEN_KEK_FILE")
 
@@ -95,6 +106,7 @@ class Settings:
     session_timeout_seconds: float = 15.0
     data_dir: str | None = None  # Faust's scratch directory; a temp dir when unset
     log_level: str = "info"
+    log_format: str = "text"  # "json": one JSON object per line (worker/stream/logs.py)
 
     @property
     def kafka(self) -> KafkaConnection:
