@@ -25,6 +25,7 @@ def test_every_variable_is_read() -> None:
         "JWTGEN_SESSION_TIMEOUT_SECONDS": "30",
         "JWTGEN_DATA_DIR": "/var/tmp/x",
         "JWTGEN_LOG_LEVEL": "WARNING",
+        "JWTGEN_LOG_FORMAT": "json",
         "JWTGEN_KEK": '{"kty":"oct","k":"AAAA"}',
     }
     settings = Settings.from_mapping(env)
@@ -32,7 +33,7 @@ def test_every_variable_is_read() -> None:
     assert (settings.request_partitions, settings.replication_factor, settings.batch_max) == (12, 3, 100)
     assert (settings.config_wait_seconds, settings.session_timeout_seconds) == (0.5, 30.0)
     assert (settings.max_answer_bytes, settings.data_dir, settings.log_level) == (2048, "/var/tmp/x", "warning")
-    assert settings.kek == env["JWTGEN_KEK"]
+    assert settings.kek == env["JWTGEN_KEK"] and settings.log_format == "json"
     assert settings.group_id == "p.worker"
     assert {variable for variable, _ in ENVIRONMENT.values()} <= set(env)
 
