@@ -365,7 +365,8 @@ HELP = [
     (["config", "put"], ["FILE", "--bootstrap", "--prefix", "--force"]),
     (["config", "delete"], ["CONFIG_ID", "--bootstrap", "--prefix"]),
     (["request"], ["FILE", "--bootstrap", "--prefix", "--timeout"]),
-    (["keys"], ["generate", "seal"]),
+    (["keys"], ["generate", "seal", "rotate"]),
+    (["keys", "rotate"], ["CONFIG_FILE", "--output", "--kek", "--kid", "--wait", "--force", "--next-private-key"]),
     (["keys", "generate"], ["--type", "--size", "--curve", "--alg", "--kid", "oct", "RSA", "EC", "OKP"]),
     (["keys", "seal"], ["--kek", "--secret-file"]),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -32,6 +33,35 @@ pytestmark = pytest.mark.integration
 # Grafana's variables, as the dashboard would substitute them.
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__range": "5m", "$__interval": "15s", "$instance": ".*"}
 
+# The worker answers at most 5 requests per second while each batch waits 1 s for a config
+# version that never comes: a sender of 20 requests per second makes its lag grow.
+SLOW_WORKER_ENV = {"JWTGEN_BATCH_MAX": "5", "JWTGEN_CONFIG_WAIT_SECONDS": "1"}
+
+# Copies of the production alerts with windows a test can wait for: the expression's
+# (production text, test text) pairs, and the test's `for`. Each production text must occur
+# exactly once, so the copies keep following the rules they stand for.
+FAST_VARIANTS = {
+    "JwtgenLagGrowing": ([("> 1000", "> 20"), ("[5m:30s]", "[20s:1s]")], "5s"),
+    "JwtgenEndToEndLatencyHigh": ([("[5m]", "[30s]")], "5s"),
+}
+
+
+def fast_rules(path: Path) -> set[str]:
+    """Writes the fast copies (named <alert>Fast) to `path`; returns their names."""
+    rules = []
+    for rule in alert_rules():
+        if rule["alert"] not in FAST_VARIANTS:
+            continue
+        changes, wait = FAST_VARIANTS[rule["alert"]]
+        expr = rule["expr"]
+        for production, fast in changes:
+            assert expr.count(production) == 1, f"{rule['alert']}: {production!r} is no longer in the rule"
+            expr = expr.replace(production, fast)
+        assert rule["for"] in {"5m", "10m"}
+        rules.append({"alert": rule["alert"] + "Fast", "expr": expr, "for": wait, "labels": rule["labels"]})
+    path.write_text(yaml.safe_dump({"groups": [{"name": "jwtgen-fast", "rules": rules}]}), encoding="utf-8")
+    return {rule["alert"] for rule in rules}
+
 
 class PrometheusServer:
     """One `prometheus` process on a free port with its own config and TSDB in a temp dir."""
@@ -42,9 +72,10 @@ class PrometheusServer:
         self.port = free_port()
         self.log_path = workdir / "prometheus.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.fast_alerts = fast_rules(workdir / "fast-alerts.yml")
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(ALERTS_FILE)],
+            "rule_files": [str(ALERTS_FILE), str(workdir / "fast-alerts.yml")],
             "scrape_configs": [
                 {"job_name": JOB, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
             ],
@@ -148,7 +179,7 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
             "package, when run as root); otherwise: apt-get install --no-install-recommends prometheus"
         )
     prefix = unique_prefix("prometheus")
-    worker = WorkerProcess(prefix, kafka, free_port(), tmp_path / "worker.log")
+    worker = WorkerProcess(prefix, kafka, free_port(), tmp_path / "worker.log", extra_env=SLOW_WORKER_ENV)
     prometheus = PrometheusServer(binary, tmp_path, f"127.0.0.1:{worker.web_port}")
     io: KafkaIO | None = None
     try:
@@ -186,6 +217,13 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
         prometheus.wait_value(f'jwtgen_configs_invalid{{job="{JOB}"}}', 0)
         batches = prometheus.query(f'jwtgen_batch_size_count{{job="{JOB}"}}')
         assert len(batches) == 1 and float(batches[0]["value"][1]) >= 1
+        # Consumer-group view: this worker holds all 8 partitions, has joined once, and measures latency.
+        prometheus.wait_value(f'jwtgen_assigned_partitions{{job="{JOB}"}}', 8)
+        lags = prometheus.query(f'kafka_consumergroup_lag{{job="{JOB}", consumergroup="{prefix}.worker"}}')
+        assert {lag["metric"]["partition"] for lag in lags} == {str(p) for p in range(8)}, lags
+        assert {lag["metric"]["topic"] for lag in lags} == {f"{prefix}.requests"}
+        assert float(prometheus.query(f'jwtgen_rebalances_total{{job="{JOB}"}}')[0]["value"][1]) >= 1
+        prometheus.wait_value(f'jwtgen_end_to_end_seconds_count{{job="{JOB}"}}', 3)  # True, Failure, dead letter
         series = prometheus.api("label/__name__/values")
         assert not [name for name in series if TOP_SECRET in name]
 
@@ -195,7 +233,7 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
             return rules if rules and all(rule["health"] == "ok" for rule in rules) else None
 
         rules = prometheus.wait_until("every alert rule evaluated with health ok", rules_ok)
-        expected = {rule["alert"] for rule in alert_rules()}
+        expected = {rule["alert"] for rule in alert_rules()} | prometheus.fast_alerts
         assert {rule["name"] for rule in rules} == expected
         assert all(rule["type"] == "alerting" for rule in rules)
 
@@ -206,12 +244,42 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
         )
         assert firing[0]["labels"]["instance"] == instance and firing[0]["labels"]["severity"] == "warning"
         quiet = prometheus.alerts()
-        for name in ("JwtgenInternalErrors", "JwtgenWorkerDown", "JwtgenConfigTableNotReady", "JwtgenFailureRatioHigh"):
+        for name in {rule["alert"] for rule in alert_rules()} - {"JwtgenDeadLetters"} | prometheus.fast_alerts:
             assert name not in quiet, f"{name} is {quiet[name][0]['state']} on a healthy worker"
 
         # Every dashboard query is valid PromQL and finds data for this worker.
         for expr in dashboard_queries():
             prometheus.wait_until(f"dashboard query has data: {expr}", lambda expr=expr: prometheus.query(expr), 30)
+
+        # Requests arrive faster than the worker answers: its lag grows, the (fast copies of the) lag and
+        # latency alerts fire, and the dashboard's lag panels read it.
+        stop_sending = threading.Event()
+
+        def send_faster_than_answered() -> None:
+            version = 2
+            while not stop_sending.wait(0.05) and version < 4000:  # 20 per second, bounded
+                assert io is not None
+                io.send_request(request_for("prom", version))  # a version that never comes: each batch waits
+                version += 1
+
+        sender = threading.Thread(target=send_faster_than_answered, daemon=True)
+        sender.start()
+        try:
+            for name in sorted(prometheus.fast_alerts):
+                firing = prometheus.wait_until(
+                    f"{name} firing",
+                    lambda name=name: [a for a in prometheus.alerts().get(name, []) if a["state"] == "firing"],
+                    timeout=90,
+                )
+                assert firing[0]["labels"]["job"] == JOB
+            [lag_alert] = [a for a in prometheus.alerts()["JwtgenLagGrowingFast"] if a["state"] == "firing"]
+            assert lag_alert["labels"]["consumergroup"] == f"{prefix}.worker"
+            assert lag_alert["labels"]["topic"] == f"{prefix}.requests"
+            total = f'sum(kafka_consumergroup_lag{{job="{JOB}"}})'
+            assert float(prometheus.query(total)[0]["value"][1]) > 20
+        finally:
+            stop_sending.set()
+            sender.join(10)
 
         # A stopped worker is seen down, and its alert goes pending (it fires after `for: 2m`).
         worker.stop()

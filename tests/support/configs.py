@@ -97,3 +97,11 @@ def request_for(
     }
     event.update(fields)
     return event
+
+
+def asymmetric_signature(private_key: Any, alg: str, key_type: str, kid: str | None = None) -> dict[str, Any]:
+    """An asymmetric `signature` section (private_key as PEM or JWK); the thumbprint is the kid unless given."""
+    signature: dict[str, Any] = {"type": "asymmetric", "key_type": key_type, "alg": alg, "private_key": private_key}
+    if kid is not None:
+        signature["kid"] = kid
+    return signature

@@ -1,4 +1,4 @@
-"""`jwtgen keys`: generate key pairs and seal secrets to the workers' key-encryption key."""
+"""`jwtgen keys`: generate key pairs, seal secrets to the workers' key-encryption key, rotate signing keys."""
 
 from __future__ import annotations
 
@@ -84,3 +84,117 @@ def keys_seal(kek_file: Path, secret_file: Any) -> None:
     if not secret:
         raise click.ClickException("the secret is empty")
     click.echo(orjson.dumps(seal(secret, kek)).decode())
+
+
+@keys.command("rotate")
+@click.argument("config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the next version (default: standard output).",
+)
+@click.option(
+    "--kek",
+    "kek_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Seal the new private key to this key-encryption key (JWK file; required when the current key is sealed).",
+)
+@click.option("--kid", help="Key id of the new key (default: its RFC 7638 thumbprint).")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds between announcing and switching (default: the key sets' cache time, at least 600).",
+)
+@click.option("--force", is_flag=True, help="Switch even if the next key was announced less than --wait ago.")
+@click.option(
+    "--next-private-key",
+    "next_private_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The next key's private key (PEM or JWK), when the config announced only its public key.",
+)
+def keys_rotate(
+    config_file: Path,
+    output: Path | None,
+    kek_file: Path | None,
+    kid: str | None,
+    wait_seconds: int | None,
+    force: bool,
+    next_private_file: Path | None,
+) -> None:
+    """Write the next version of CONFIG_FILE in a zero-downtime rotation of its signing key.
+
+    \b
+    Two steps, each published with `jwtgen config put`:
+      1. announce: with no signature.next_key yet, a new key pair of the same
+         type and size becomes next_key. Workers publish its public key in
+         /jwks.json at once and keep signing with the current key.
+      2. switch: run again after --wait (verifiers have refreshed their cached
+         key sets): next_key signs from now on, and the current key moves to
+         signature.retired_keys, published until its last token has expired.
+    Both steps drop retired keys whose tokens have all expired. Sealed keys
+    are opened with JWTGEN_KEK, as `config put` does.
+
+    \b
+    Example:
+      jwtgen keys rotate login.json -o login.json && jwtgen config put login.json   # announce
+      # ... 10 minutes later
+      jwtgen keys rotate login.json -o login.json && jwtgen config put login.json   # switch
+    """
+    import time
+
+    from worker.cli.common import load_json_file, settings_from_env
+    from worker.core.jwks import PREPUBLISH_SECONDS
+    from worker.core.keyrotation import RotationError, rotate
+    from worker.core.sealed import import_kek
+
+    raw = load_json_file(config_file)
+    if not isinstance(raw, dict):
+        raise click.ClickException(f"{config_file}: not a config (a JSON object)")
+    seal_to = _load_kek(kek_file) if kek_file is not None else None
+    next_private = next_private_file.read_text(encoding="utf-8") if next_private_file is not None else None
+    try:
+        result = rotate(
+            raw,
+            now=int(time.time()),
+            kek=import_kek(settings_from_env().kek),
+            seal_to=seal_to,
+            kid=kid,
+            wait_seconds=PREPUBLISH_SECONDS if wait_seconds is None else wait_seconds,
+            force=force,
+            next_private_key=next_private,
+        )
+    except RotationError as exc:
+        raise click.ClickException(f"{config_file}: {exc}") from None
+    text = pretty_json(result.config) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+    version = result.config["version"]
+    if result.step == "announce":
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(result.switch_after))
+        click.echo(
+            f"version {version} announces key '{result.kid}': publish it now (jwtgen config put), "
+            f"then run `jwtgen keys rotate` again from {when} to switch to it",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"version {version} signs with key '{result.kid}' and keeps the previous key published "
+            "until its tokens have expired: publish it now (jwtgen config put)",
+            err=True,
+        )
+    if result.pruned:
+        click.echo(f"dropped retired keys whose tokens have expired: {', '.join(result.pruned)}", err=True)
+
+
+def _load_kek(path: Path) -> Any:
+    from joserfc.jwk import import_key
+
+    try:
+        return import_key(orjson.loads(path.read_bytes()))
+    except Exception as exc:
+        raise click.ClickException(f"{path}: not a usable JWK ({type(exc).__name__})") from exc

@@ -12,7 +12,9 @@ from worker.stream.topics import TopicNames
 
 
 @click.command(epilog=SECURITY_HELP)
-@click.option("--web-port", type=int, default=6066, show_default=True, help="Port of GET /healthz and GET /metrics.")
+@click.option(
+    "--web-port", type=int, default=6066, show_default=True, help="Port of GET /healthz, /metrics and /jwks.json."
+)
 @click.option("--web-host", default="0.0.0.0", show_default=True, help="Address the web server binds.")
 @click.option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", default="localhost:9092", help=BOOTSTRAP_HELP)
 @click.option("--prefix", envvar="JWTGEN_TOPIC_PREFIX", default="jwt-generator", help=PREFIX_HELP)
@@ -37,11 +39,13 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     Environment: KAFKA_BOOTSTRAP_SERVERS, JWTGEN_TOPIC_PREFIX,
     JWTGEN_REQUEST_PARTITIONS (8), JWTGEN_REPLICATION_FACTOR (1),
     JWTGEN_KEK / JWTGEN_KEK_FILE (JWK that opens sealed secrets),
-    JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500).
+    JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500),
+    JWTGEN_LOG_FORMAT (text, or json: one JSON object per line).
     """
     from faust.worker import Worker
 
     from worker.stream.app import create_app
+    from worker.stream.logs import logging_config
     from worker.stream.preflight import prepare_worker
 
     settings = settings_from_env(
@@ -65,4 +69,11 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     except Exception as exc:
         raise click.ClickException(f"cannot reach Kafka at {settings.kafka.describe()}: {exc}") from exc
     app = create_app(settings)
-    Worker(app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+    structured = logging_config(settings.log_format, settings.log_level)
+    # JSON logs: no banner or progress spinner on stdout between the JSON lines.
+    runner = Worker(
+        app, loglevel=settings.log_level, loop=loop, logging_config=structured, quiet=structured is not None
+    )
+    if structured is not None:
+        runner.spinner = None
+    runner.execute_from_commandline()

@@ -8,6 +8,7 @@ reused until a new record for its id replaces it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ class ConfigEntry:
     problem: str | None = None  # set when the record itself is unusable
     compiled: engine.CompiledConfig | None = field(default=None, repr=False)
     problems: list[str] | None = None  # set once compiling failed
+    published_at: float | None = None  # the record's timestamp (epoch seconds), the same on every worker
 
 
 class ConfigTable:
@@ -34,6 +36,7 @@ class ConfigTable:
         self._entries: dict[str, ConfigEntry] = {}
         self._kek = kek
         self.compilations = 0
+        self.revision = 0  # bumped by every applied record, so views derived from the table know when to refresh
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -41,10 +44,11 @@ class ConfigTable:
     def __contains__(self, config_id: str) -> bool:
         return config_id in self._entries
 
-    def apply(self, key: bytes | None, value: bytes | None) -> str | None:
-        """Apply one configs-topic record; returns the config id it touched."""
+    def apply(self, key: bytes | None, value: bytes | None, published_at: float | None = None) -> str | None:
+        """Apply one configs-topic record (`published_at`: its timestamp); returns the config id it touched."""
         if key is None:
             return None  # a config without an id cannot be addressed by any request
+        self.revision += 1
         config_id = key.decode("utf-8", errors="replace")
         if value is None:
             self._entries.pop(config_id, None)
@@ -62,7 +66,7 @@ class ConfigTable:
         problem = None
         if raw.get("id") != config_id:
             problem = f"id: '{raw.get('id')}' does not equal the record key '{config_id}'"
-        self._entries[config_id] = ConfigEntry(raw, version, problem)
+        self._entries[config_id] = ConfigEntry(raw, version, problem, published_at=published_at)
         return config_id
 
     def version_of(self, config_id: str) -> int | None:
@@ -104,11 +108,35 @@ class ConfigTable:
             except ConfigInvalid as exc:
                 entry.problems = list(exc.problems)
                 # Once per config version; problems name fields, never key material.
-                log.warning("config '%s' version %s is invalid: %s", config_id, entry.version, "; ".join(exc.problems))
+                log.warning(
+                    "config '%s' version %s is invalid: %s",
+                    config_id,
+                    entry.version,
+                    "; ".join(exc.problems),
+                    extra={"config_id": config_id},
+                )
         if entry.problems is not None:
             raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.problems))
         assert entry.compiled is not None
         return entry.compiled
+
+    def valid(self, config_id: str) -> tuple[engine.CompiledConfig, float | None] | None:
+        """The compiled config (compiled now if need be) and its record's timestamp; None if unknown or invalid."""
+        entry = self._entries.get(config_id)
+        if entry is None:
+            return None
+        try:
+            compiled = self.resolve(config_id, None)
+        except NodeError:
+            return None
+        return compiled, entry.published_at
+
+    def all_valid(self) -> Iterator[tuple[engine.CompiledConfig, float | None]]:
+        """Every valid config by id, as `valid` gives it."""
+        for config_id in sorted(self._entries):
+            found = self.valid(config_id)
+            if found is not None:
+                yield found
 
     def summary(self) -> tuple[int, int]:
         """(configs held, configs known to be invalid)."""

@@ -42,6 +42,7 @@ class Answer:
     value: bytes
     code: str = ""  # the error code of a Failure, the empty string otherwise
     seconds: float = 0.0  # time spent building the token
+    alg: str = ""  # the algorithm of a True answer's token (signing alg, or the JWE alg when encryption-only)
 
 
 # Kafka's default message.max.bytes is 1 048 588 for a whole record batch.
@@ -87,7 +88,7 @@ def _answer(
         generated = engine.generate(compiled, store=parsed.store, iat=iat, execution_id=parsed.execution_id)
         seconds = time.perf_counter() - started
         value = events.success(parsed, compiled.version, generated.token_info, generated.store_delta)
-        return Answer(Route.TRUE, key, value, "", seconds)
+        return Answer(Route.TRUE, key, value, "", seconds, compiled.alg)
     except NodeError as error:
         if error.code is ErrorCode.INTERNAL:
             _log_internal(error.__cause__ or error, parsed)
@@ -140,7 +141,9 @@ def _log_internal(exc: BaseException, parsed: object) -> None:
     # library's message may quote key material.
     stack = "".join(traceback.format_tb(exc.__traceback__))
     execution = getattr(parsed, "execution_id", "?")
-    log.error("internal error answering execution %s: %s\n%s", execution, type(exc).__name__, stack)
+    # The ids also travel as fields, for structured logs (JWTGEN_LOG_FORMAT=json).
+    ids = {"execution_id": execution, "config_id": getattr(parsed, "config_id", None)}
+    log.error("internal error answering execution %s: %s\n%s", execution, type(exc).__name__, stack, extra=ids)
 
 
 def _failure(

@@ -20,7 +20,7 @@ from worker.core import events, handler
 from worker.core.configtable import ConfigTable
 from worker.core.handler import Route
 from worker.core.sealed import import_kek
-from worker.stream import metrics
+from worker.stream import jwksweb, lag, metrics
 from worker.stream.configfeed import ConfigFeed
 from worker.stream.faustkafka import faust_options
 from worker.stream.settings import Settings
@@ -99,6 +99,9 @@ def create_app(settings: Settings) -> faust.App:
     table = ConfigTable(kek=import_kek(settings.kek))
     feed = ConfigFeed(settings.kafka, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
+    # Lag, assignment and rebalances of the requests topic; the key sets verifiers fetch.
+    progress = lag.install(app, names.requests, settings.group_id)
+    jwksweb.install(app, table)
 
     @app.agent(requests_topic, name="answer-requests")
     async def answer_requests(stream: faust.StreamT[bytes]) -> None:
@@ -109,12 +112,15 @@ def create_app(settings: Settings) -> faust.App:
         async for batch in cast(faust.Stream[bytes], stream).take_events(
             settings.batch_max, within=settings.batch_within_seconds
         ):
+            metrics.IN_FLIGHT.inc(len(batch))
             try:
                 await _answer_batch(batch)
             except Exception as exc:
                 # Faust would ack this batch's events on the way out: stop
                 # before any commit, so another worker answers them again.
                 fatal(exc)
+            finally:
+                metrics.IN_FLIGHT.dec(len(batch))
 
     async def _answer_batch(batch: Any) -> None:
         parsed = [events.parse_request(event.message.value) for event in batch]
@@ -154,13 +160,24 @@ def create_app(settings: Settings) -> faust.App:
             outgoing.append((routes[result.route], result.key, result.value, message.headers or ()))
             outcomes[(result.route.value, result.code)] += 1
             if result.route is Route.TRUE:
-                metrics.REQUEST_SECONDS.observe(result.seconds)
+                metrics.REQUEST_SECONDS.labels(metrics.alg_label(result.alg)).observe(result.seconds)
         await sink.send(outgoing)
+        _handed_over(batch)
         for (route, code), count in outcomes.items():
             metrics.ANSWERS.labels(route, code).inc(count)
         if table.compilations != compilations:
             metrics.CONFIG_COMPILATIONS.inc(table.compilations - compilations)
             metrics.CONFIGS_INVALID.set(table.summary()[1])  # compiling may have found some
+
+    def _handed_over(batch: Any) -> None:
+        # The answers are with the producer: end-to-end latency and answered offsets (lag).
+        now = time.time()
+        for event in batch:
+            message = event.message
+            if message.timestamp is not None and message.timestamp > 0:
+                metrics.END_TO_END_SECONDS.observe(max(0.0, now - message.timestamp))
+            if message.topic == names.requests:
+                progress.answered(message.partition, message.offset)
 
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:

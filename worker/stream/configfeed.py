@@ -92,7 +92,10 @@ class ConfigFeed:
         batches = await self._consumer.getmany(timeout_ms=200, max_records=1000)
         for records in batches.values():
             for record in records:
-                self.table.apply(record.key, record.value)
+                # The record's timestamp is the same on every worker: retired keys are published from it.
+                stamp = record.timestamp
+                published_at = stamp / 1000 if stamp is not None and stamp >= 0 else None
+                self.table.apply(record.key, record.value, published_at)
         for tp in self._partitions:
             self._positions[tp] = await self._consumer.position(tp)
         if batches:

@@ -1,13 +1,15 @@
 """Prometheus metrics of one worker process.
 
-Labels are outcome and error code only: never a config id, key id or any
-value from a request, so no secret and no unbounded cardinality reaches them.
+Labels are outcome, error code, algorithm (from the algorithm table) and the
+requests topic's partitions: never a config id, key id or any value from a
+request, so no secret and no unbounded cardinality reaches them.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
+from worker.core import algorithms
 from worker.core.errors import ErrorCode
 
 # The *_created series double what is exposed and no dashboard of ours reads them.
@@ -29,7 +31,9 @@ BATCH_SIZE = Histogram(
 )
 REQUEST_SECONDS = Histogram(
     "jwtgen_request_seconds",
-    "Time to build, sign and encrypt one token (excluding Kafka I/O)",
+    "Time to build, sign and encrypt one token (excluding Kafka I/O), by algorithm (the signing alg, "
+    "or the JWE alg of encryption-only tokens)",
+    ["alg"],
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
     registry=REGISTRY,
 )
@@ -51,6 +55,53 @@ ANSWERS.labels("True", "")
 ANSWERS.labels("deadletter", "")
 for _code in ErrorCode:
     ANSWERS.labels("Failure", _code.value)
+
+# ----------------------------------------------------------------- consumer group, latency, key sets
+# Lag uses kafka_exporter's names and labels, so its Grafana dashboard (7589)
+# and lag rules written for it read the workers' own view unchanged.
+CONSUMER_LAG = Gauge(
+    "kafka_consumergroup_lag",
+    "Records of an assigned requests partition not answered yet: high watermark minus the next offset to answer",
+    ["consumergroup", "topic", "partition"],
+    registry=REGISTRY,
+)
+CONSUMER_OFFSET = Gauge(
+    "kafka_consumergroup_current_offset",
+    "The next offset of an assigned requests partition this worker will answer",
+    ["consumergroup", "topic", "partition"],
+    registry=REGISTRY,
+)
+END_TO_END_SECONDS = Histogram(
+    "jwtgen_end_to_end_seconds",
+    "From a request record's timestamp to its answer being handed to the producer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge("jwtgen_in_flight_requests", "Requests taken from Kafka and not yet answered", registry=REGISTRY)
+ASSIGNED_PARTITIONS = Gauge(
+    "jwtgen_assigned_partitions", "Partitions of the requests topic assigned to this worker", registry=REGISTRY
+)
+REBALANCES = Counter(
+    "jwtgen_rebalances",
+    "Consumer-group rebalances this worker took part in (its first join included)",
+    registry=REGISTRY,
+)
+JWKS_REQUESTS = Counter(
+    "jwtgen_jwks_requests",
+    "Key-set requests: scope 'all' (/jwks.json) or 'config' (/configs/{id}/jwks.json), and the HTTP status",
+    ["scope", "status"],
+    registry=REGISTRY,
+)
+for _scope, _status in (("all", "200"), ("all", "304"), ("config", "200"), ("config", "304"), ("config", "404")):
+    JWKS_REQUESTS.labels(_scope, _status)
+
+# What the alg label may be: a name of the algorithm table, nothing else.
+ALG_LABELS = frozenset(alg.name for alg in (*algorithms.SIGNING, *algorithms.KEY_MANAGEMENT))
+
+
+def alg_label(alg: str) -> str:
+    return alg if alg in ALG_LABELS else "other"
+
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 

@@ -89,6 +89,16 @@ def _boolean(name: str, text: str) -> bool:
     return value in _TRUE
 
 
+_LOG_FORMATS = ("text", "json")
+
+
+def _log_format(name: str, text: str) -> str:
+    value = text.strip().lower()
+    if value not in _LOG_FORMATS:
+        raise SettingsError(f"{name}={text!r} must be one of {', '.join(_LOG_FORMATS)}")
+    return value
+
+
 Reader = Callable[[str, str], object]
 
 # Settings field -> (environment variable, how to read it). The key-encryption
@@ -111,6 +121,7 @@ ENVIRONMENT: dict[str, tuple[str, Reader]] = {
     "ssl_cert_file": ("KAFKA_SSL_CERT_FILE", _text),
     "ssl_key_file": ("KAFKA_SSL_KEY_FILE", _text),
     "ssl_check_hostname": ("KAFKA_SSL_CHECK_HOSTNAME", _boolean),
+    "log_format": ("JWTGEN_LOG_FORMAT", _log_format),
 }
 KEK_VARIABLES = ("JWTGEN_KEK", "JWTGEN_KEK_FILE")
 SASL_PASSWORD_VARIABLES = ("KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE")
@@ -147,6 +158,7 @@ class Settings:
     ssl_cert_file: str | None = None
     ssl_key_file: str | None = None
     ssl_check_hostname: bool = True
+    log_format: str = "text"  # "json": one JSON object per line (worker/stream/logs.py)
 
     @cached_property
     def kafka(self) -> KafkaConnection:

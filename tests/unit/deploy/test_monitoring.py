@@ -29,6 +29,8 @@ ALERTS = {
     "JwtgenDeadLetters",
     "JwtgenFailureRatioHigh",
     "JwtgenInternalErrors",
+    "JwtgenLagGrowing",
+    "JwtgenEndToEndLatencyHigh",
 }
 # Labels Prometheus adds to every scraped series, and the histogram bucket label.
 TARGET_LABELS = {"job", "instance", "le"}
@@ -90,10 +92,15 @@ def test_every_metric_and_label_used_exists(source: str) -> None:
     assert exprs
     series = exposed_series()
     labels = metric_label_names() | TARGET_LABELS
-    values = {"outcome": {route.value for route in Route}, "code": {code.value for code in ErrorCode} | {""}}
+    values = {
+        "outcome": {route.value for route in Route},
+        "code": {code.value for code in ErrorCode} | {""},
+        "scope": {"all", "config"},
+        "status": {"200", "304", "404"},
+    }
     assert {"outcome", "code"} <= labels
     for expr in exprs:
-        for name in re.findall(r"\b(jwtgen_[a-z0-9_]+)\b", expr):
+        for name in re.findall(r"\b((?:jwtgen|kafka_consumergroup)_[a-z0-9_]+)\b", expr):
             assert name in series, f"{source}: {name} is not exposed by the worker ({expr})"
         for label, op, value in selector_labels(expr):
             assert label in labels, f"{source}: no label {label!r} ({expr})"
@@ -116,7 +123,10 @@ def test_dashboard_covers_every_metric() -> None:
     ids = [panel["id"] for panel in board["panels"]]
     assert len(ids) == len(set(ids))
     titles = " | ".join(panel["title"] for panel in board["panels"])
-    for wanted in ("by outcome", "by code", "Dead letters", "p50", "p99", "Batch size", "invalid", "waits", "ready"):
+    for wanted in (
+        *("by outcome", "by code", "Dead letters", "p50", "p99", "Batch size", "invalid", "waits", "ready"),
+        *("lag per worker", "lag, total", "End-to-end latency p50 / p95 / p99", "Rebalances", "by algorithm"),
+    ):
         assert wanted in titles, wanted
 
 
@@ -291,6 +301,87 @@ RULE_SCENARIOS = [
             },
         ],
         "alert_rule_test": [{"eval_time": "15m", "alertname": "JwtgenFailureRatioHigh", "exp_alerts": []}],
+    },
+]
+
+
+def lag(instance: str, partition: int) -> str:
+    """A lag series of worker `instance` for one partition of group p.worker's requests topic."""
+    labels = f'consumergroup="p.worker", topic="p.requests", partition="{partition}"'
+    return f'kafka_consumergroup_lag{{job="jwtgen", instance="{instance}", {labels}}}'
+
+
+def end_to_end(le: str) -> str:
+    return f'jwtgen_end_to_end_seconds_bucket{{job="jwtgen", instance="w1", le="{le}"}}'
+
+
+LAG_ALERT = {"severity": "warning", "job": "jwtgen", "consumergroup": "p.worker", "topic": "p.requests"}
+
+RULE_SCENARIOS += [
+    {
+        "name": "the group's lag keeps growing",
+        "interval": "1m",
+        "input_series": [
+            {"series": lag("w1", 0), "values": "0+100x40"},
+            {"series": lag("w2", 1), "values": "0+100x40"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "12m", "alertname": "JwtgenLagGrowing", "exp_alerts": []},  # pending
+            {"eval_time": "25m", "alertname": "JwtgenLagGrowing", "exp_alerts": [{"exp_labels": LAG_ALERT}]},
+        ],
+    },
+    {
+        "name": "a partition moves to another worker while the lag grows",
+        "interval": "1m",
+        "input_series": [
+            {"series": lag("w1", 0), "values": "0+100x8 stale"},
+            {"series": lag("w2", 0), "values": "_x9 900+100x30"},
+            {"series": lag("w2", 1), "values": "0+100x40"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "30m", "alertname": "JwtgenLagGrowing", "exp_alerts": [{"exp_labels": LAG_ALERT}]},
+        ],
+    },
+    {
+        "name": "a large backlog being drained",
+        "interval": "1m",
+        "input_series": [{"series": lag("w1", 0), "values": "50000-1000x40"}],
+        "alert_rule_test": [{"eval_time": "30m", "alertname": "JwtgenLagGrowing", "exp_alerts": []}],
+    },
+    {
+        "name": "a small lag that grows stays under the floor",
+        "interval": "1m",
+        "input_series": [{"series": lag("w1", 0), "values": "0+20x40"}],
+        "alert_rule_test": [{"eval_time": "40m", "alertname": "JwtgenLagGrowing", "exp_alerts": []}],
+    },
+    {
+        # 90 of every 100 requests took 1 to 2.5 s: p99 is above 1 s.
+        "name": "slow answers",
+        "interval": "1m",
+        "input_series": [
+            {"series": end_to_end("0.5"), "values": "0+10x20"},
+            {"series": end_to_end("1"), "values": "0+10x20"},
+            {"series": end_to_end("2.5"), "values": "0+100x20"},
+            {"series": end_to_end("+Inf"), "values": "0+100x20"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "JwtgenEndToEndLatencyHigh", "exp_alerts": []},  # pending
+            {
+                "eval_time": "10m",
+                "alertname": "JwtgenEndToEndLatencyHigh",
+                "exp_alerts": [{"exp_labels": {"severity": "warning", "job": "jwtgen"}}],
+            },
+        ],
+    },
+    {
+        "name": "fast answers",
+        "interval": "1m",
+        "input_series": [
+            {"series": end_to_end("0.5"), "values": "0+100x20"},
+            {"series": end_to_end("1"), "values": "0+100x20"},
+            {"series": end_to_end("+Inf"), "values": "0+100x20"},
+        ],
+        "alert_rule_test": [{"eval_time": "10m", "alertname": "JwtgenEndToEndLatencyHigh", "exp_alerts": []}],
     },
 ]
 

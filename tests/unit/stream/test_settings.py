@@ -31,6 +31,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "JWTGEN_SESSION_TIMEOUT_SECONDS": "30",
         "JWTGEN_DATA_DIR": "/var/tmp/x",
         "JWTGEN_LOG_LEVEL": "WARNING",
+        "JWTGEN_LOG_FORMAT": "json",
         "JWTGEN_KEK": '{"kty":"oct","k":"AAAA"}',
         "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
@@ -46,7 +47,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert (settings.request_partitions, settings.replication_factor, settings.batch_max) == (12, 3, 100)
     assert (settings.config_wait_seconds, settings.session_timeout_seconds) == (0.5, 30.0)
     assert (settings.max_answer_bytes, settings.data_dir, settings.log_level) == (2048, "/var/tmp/x", "warning")
-    assert settings.kek == env["JWTGEN_KEK"]
+    assert settings.kek == env["JWTGEN_KEK"] and settings.log_format == "json"
     assert settings.group_id == "p.worker"
     kafka = settings.kafka
     assert (kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username) == ("SASL_SSL", "SCRAM-SHA-256", "w")

@@ -22,7 +22,10 @@ __all__ = [
     "ConfigInvalid",
     "CustomClaim",
     "Encryption",
+    "NextKey",
     "NodeConfig",
+    "PublishedKey",
+    "RetiredKey",
     "Signature",
     "Store",
 ]
@@ -67,6 +70,30 @@ class Claims:
 
 
 @dataclass(frozen=True)
+class PublishedKey:
+    """A public signing key verifiers may fetch besides the current one (extension, docs/contract.md §2.10)."""
+
+    kid: str
+    alg: str
+    public_key: Key = field(repr=False)  # public half only
+
+
+@dataclass(frozen=True)
+class NextKey(PublishedKey):
+    """The key the config announces before signing with it."""
+
+    private_key: Key | None = field(default=None, repr=False)  # absent when held outside the config
+    announced_at: int | None = None  # epoch seconds, written by `jwtgen keys rotate`
+
+
+@dataclass(frozen=True)
+class RetiredKey(PublishedKey):
+    """A key the config signed with before; published until its tokens have expired."""
+
+    retired_at: int = 0  # epoch seconds of its last use
+
+
+@dataclass(frozen=True)
 class Signature:
     type: str  # "symmetric" | "asymmetric"
     alg: str
@@ -76,6 +103,8 @@ class Signature:
     key_size: int | None = None
     curve: str | None = None
     public_key: Key | None = field(default=None, repr=False)
+    next_key: NextKey | None = None
+    retired_keys: tuple[RetiredKey, ...] = ()
 
 
 @dataclass(frozen=True)

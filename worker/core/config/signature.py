@@ -11,11 +11,13 @@ from worker.core import keys as keyops
 from worker.core.config.fields import FAILED, Problems, obj, secret, string, unused
 from worker.core.config.keyrules import jwk_fits, key_shape, key_type, oct_key
 from worker.core.config.model import Signature
+from worker.core.config.rotation import parse_rotation
 
 _PATH = "signature"
 _COMMON = ("type", "kid", "alg")
 _SYMMETRIC = ("password", "jwk")
 _ASYMMETRIC = ("key_type", "private_key", "public_key", "key_size", "curve")
+_ROTATION = ("next_key", "retired_keys")  # extension: keys published before and after they sign
 
 
 def parse_signature(problems: Problems, raw: object, has_encryption: bool, kek: Key | None) -> Signature | None:
@@ -23,7 +25,7 @@ def parse_signature(problems: Problems, raw: object, has_encryption: bool, kek: 
         if not has_encryption:
             problems.add(_PATH, "required unless encryption is set (unsigned, unencrypted tokens are never issued)")
         return None
-    d = obj(problems, raw, _PATH, _COMMON + _SYMMETRIC + _ASYMMETRIC)
+    d = obj(problems, raw, _PATH, _COMMON + _SYMMETRIC + _ASYMMETRIC + _ROTATION)
     if d is None:
         return None
     alg = d.get("alg")
@@ -46,7 +48,7 @@ def parse_signature(problems: Problems, raw: object, has_encryption: bool, kek: 
 def _symmetric(
     problems: Problems, d: dict[str, Any], alg: str | None, kid: str | None, kek: Key | None
 ) -> Signature | None:
-    unused(problems, d, _PATH, _ASYMMETRIC, "symmetric signatures")
+    unused(problems, d, _PATH, _ASYMMETRIC + _ROTATION, "symmetric signatures")
     hmac_algs = jwa.signing_algs("oct")
     if alg is not None and alg not in hmac_algs:
         problems.add(f"{_PATH}.alg", f"'{alg}' is not a symmetric signing algorithm ({jwa.listed(hmac_algs)})")
@@ -105,6 +107,8 @@ def _asymmetric(
     ok = key_shape(problems, d, _PATH, "private_key", private, alg, needed_curve)
     public_ok, public = _public_half(problems, d, private)
     ok = ok and public_ok
+    current = (kid or keyops.thumbprint(private), alg, private)
+    next_key, retired_keys = parse_rotation(problems, d, _PATH, current, kek)
     if alg is None or not ok or not jwk_fits(problems, private, f"{_PATH}.private_key", alg, "sig"):
         return None
     return Signature(
@@ -116,6 +120,8 @@ def _asymmetric(
         key_size=d.get("key_size"),
         curve=d.get("curve"),
         public_key=public,
+        next_key=next_key,
+        retired_keys=retired_keys,
     )
 
 
