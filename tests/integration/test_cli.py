@@ -354,7 +354,7 @@ def test_generated_keys_in_configs_make_tokens_jwcrypto_accepts(
 
 
 HELP = [
-    ([], ["broker", "config", "keys", "request", "worker", "--version", "--help"]),
+    ([], ["broker", "config", "keys", "preview", "request", "worker", "--version", "--help"]),
     (["broker"], ["start", "stop"]),
     (["broker", "start"], ["--port", "--data-dir", "--wait"]),
     (["broker", "stop"], ["--data-dir"]),
@@ -367,6 +367,7 @@ HELP = [
     (["keys"], ["generate", "seal"]),
     (["keys", "generate"], ["--type", "--size", "--curve", "--alg", "--kid", "oct", "RSA", "EC", "OKP"]),
     (["keys", "seal"], ["--kek", "--secret-file"]),
+    (["preview"], ["CONFIG_FILE", "--store", "--issued-at", "--execution-id", "--decrypt", "--json"]),
 ]
 
 

@@ -35,7 +35,9 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     Environment: KAFKA_BOOTSTRAP_SERVERS, JWTGEN_TOPIC_PREFIX,
     JWTGEN_REQUEST_PARTITIONS (8), JWTGEN_REPLICATION_FACTOR (1),
     JWTGEN_KEK / JWTGEN_KEK_FILE (JWK that opens sealed secrets),
-    JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500).
+    JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500),
+    JWTGEN_AUDIT (false: one event per token on <prefix>.audit),
+    JWTGEN_JWKS_CA_FILE / JWTGEN_JWKS_TIMEOUT_SECONDS (5) for jwks_url key sets.
     """
     from faust.worker import Worker
 
@@ -54,6 +56,7 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
                 TopicNames(settings.topic_prefix),
                 settings.request_partitions,
                 settings.replication_factor,
+                audit=settings.audit,
             )
         )
     except Exception as exc:

@@ -19,9 +19,11 @@ from faust.web import Request, Response, View
 from worker.core import events, handler
 from worker.core.configtable import ConfigTable
 from worker.core.handler import Route
+from worker.core.keysets import KeySets
 from worker.core.sealed import import_kek
 from worker.stream import metrics
 from worker.stream.configfeed import ConfigFeed
+from worker.stream.keysets import KeySetFetcher
 from worker.stream.settings import Settings
 from worker.stream.sink import BatchSink, Outgoing
 from worker.stream.topics import TopicNames
@@ -43,6 +45,20 @@ class ConfigFeedService(mode.Service):
 
     async def on_stop(self) -> None:
         await self.feed.stop()
+
+
+class KeySetFetcherService(mode.Service):
+    """Runs the jwks_url fetcher thread for as long as the app runs."""
+
+    def __init__(self, fetcher: KeySetFetcher, **kwargs: Any) -> None:
+        self.fetcher = fetcher
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self.fetcher.start()
+
+    async def on_stop(self) -> None:
+        self.fetcher.stop()
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -92,9 +108,12 @@ def create_app(settings: Settings) -> faust.App:
     # to wait again, so one orchestrator asking for a version that never comes
     # cannot slow every batch down.
     given_up: dict[tuple[str, int | None], float] = {}
-    table = ConfigTable(kek=import_kek(settings.kek))
+    keysets = KeySets()
+    table = ConfigTable(kek=import_kek(settings.kek), keysets=keysets)
     feed = ConfigFeed(settings.kafka, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
+    fetcher = KeySetFetcher(keysets, settings.jwks_ca_file, settings.jwks_timeout_seconds)
+    app.service(KeySetFetcherService(fetcher))  # type: ignore[arg-type]
 
     @app.agent(requests_topic, name="answer-requests")
     async def answer_requests(stream: faust.StreamT[bytes]) -> None:
@@ -146,8 +165,10 @@ def create_app(settings: Settings) -> faust.App:
             record = handler.RecordRef(
                 message.topic, message.partition, message.offset, message.timestamp, message.key, message.value
             )
-            result = handler.answer(record, request, table, settings.max_answer_bytes)
+            result = handler.answer(record, request, table, settings.max_answer_bytes, settings.audit)
             outgoing.append((routes[result.route], result.key, result.value, message.headers or ()))
+            if result.audit is not None:  # in the same batch as its answer: committed only once both are sent
+                outgoing.append((names.audit, result.key, result.audit, message.headers or ()))
             outcomes[(result.route.value, result.code)] += 1
             if result.route is Route.TRUE:
                 metrics.REQUEST_SECONDS.observe(result.seconds)

@@ -46,6 +46,16 @@ def _text(name: str, text: str) -> str:
     return text
 
 
+def _readable_file(name: str, text: str) -> str:
+    path = text.strip()
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"{name}={text!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    return path
+
+
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -54,6 +64,16 @@ def _log_level(name: str, text: str) -> str:
     if level not in _LOG_LEVELS:
         raise SettingsError(f"{name}={text!r} must be one of {', '.join(_LOG_LEVELS)}")
     return level
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _boolean(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{name}={text!r} must be true or false")
+    return value in _TRUE
 
 
 Reader = Callable[[str, str], object]
@@ -71,6 +91,9 @@ ENVIRONMENT: dict[str, tuple[str, Reader]] = {
     "session_timeout_seconds": ("JWTGEN_SESSION_TIMEOUT_SECONDS", _positive_seconds),
     "data_dir": ("JWTGEN_DATA_DIR", _text),
     "log_level": ("JWTGEN_LOG_LEVEL", _log_level),
+    "audit": ("JWTGEN_AUDIT", _boolean),
+    "jwks_ca_file": ("JWTGEN_JWKS_CA_FILE", _readable_file),
+    "jwks_timeout_seconds": ("JWTGEN_JWKS_TIMEOUT_SECONDS", _positive_seconds),
 }
 KEK_VARIABLES = ("JWTGEN_KEK", "JWTGEN_KEK_FILE")
 
@@ -95,6 +118,9 @@ class Settings:
     session_timeout_seconds: float = 15.0
     data_dir: str | None = None  # Faust's scratch directory; a temp dir when unset
     log_level: str = "info"
+    audit: bool = False  # one event per True answer on <prefix>.audit
+    jwks_ca_file: str | None = None  # CA bundle (PEM) trusted for jwks_url fetches; the system's when unset
+    jwks_timeout_seconds: float = 5.0
 
     @property
     def kafka(self) -> KafkaConnection:

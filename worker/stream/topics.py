@@ -36,6 +36,11 @@ class TopicNames:
     def deadletter(self) -> str:
         return f"{self.prefix}.deadletter"
 
+    @property
+    def audit(self) -> str:
+        """Only used with JWTGEN_AUDIT (docs/contract.md §4.3)."""
+        return f"{self.prefix}.audit"
+
 
 async def ensure_topics(
     kafka: KafkaConnection | str,
@@ -43,11 +48,13 @@ async def ensure_topics(
     request_partitions: int,
     replication: int,
     config_partitions: int = 1,
+    audit: bool = False,
 ) -> list[str]:
     """Create whichever of the contract's topics is missing; existing ones are left as they are.
 
     One configs partition keeps every config in one ordered log; workers read
-    all partitions of an existing configs topic, whatever its count.
+    all partitions of an existing configs topic, whatever its count. `audit`
+    adds the audit topic, partitioned like the answers it follows.
     """
     wanted = {
         names.configs: NewTopic(
@@ -61,6 +68,8 @@ async def ensure_topics(
         names.failure: NewTopic(names.failure, request_partitions, replication),
         names.deadletter: NewTopic(names.deadletter, 1, replication),
     }
+    if audit:
+        wanted[names.audit] = NewTopic(names.audit, request_partitions, replication)
     admin = AIOKafkaAdminClient(**KafkaConnection.of(kafka).client_options())
     await admin.start()
     try:

@@ -13,7 +13,9 @@ def test_defaults_when_the_environment_is_empty() -> None:
     assert Settings.from_mapping({}) == Settings()
 
 
-def test_every_variable_is_read() -> None:
+def test_every_variable_is_read(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("-----BEGIN CERTIFICATE-----")
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092",
         "JWTGEN_TOPIC_PREFIX": "p",
@@ -26,6 +28,9 @@ def test_every_variable_is_read() -> None:
         "JWTGEN_DATA_DIR": "/var/tmp/x",
         "JWTGEN_LOG_LEVEL": "WARNING",
         "JWTGEN_KEK": '{"kty":"oct","k":"AAAA"}',
+        "JWTGEN_AUDIT": "Yes",
+        "JWTGEN_JWKS_CA_FILE": str(ca_file),
+        "JWTGEN_JWKS_TIMEOUT_SECONDS": "2.5",
     }
     settings = Settings.from_mapping(env)
     assert settings.bootstrap_servers == "k1:9092,k2:9092"
@@ -34,6 +39,7 @@ def test_every_variable_is_read() -> None:
     assert (settings.max_answer_bytes, settings.data_dir, settings.log_level) == (2048, "/var/tmp/x", "warning")
     assert settings.kek == env["JWTGEN_KEK"]
     assert settings.group_id == "p.worker"
+    assert (settings.audit, settings.jwks_ca_file, settings.jwks_timeout_seconds) == (True, str(ca_file), 2.5)
     assert {variable for variable, _ in ENVIRONMENT.values()} <= set(env)
 
 
@@ -46,6 +52,8 @@ def test_every_variable_is_read() -> None:
         ("JWTGEN_CONFIG_WAIT_SECONDS", "soon", "JWTGEN_CONFIG_WAIT_SECONDS='soon' is not a number of seconds"),
         ("JWTGEN_SESSION_TIMEOUT_SECONDS", "-1", "JWTGEN_SESSION_TIMEOUT_SECONDS='-1' must be a number of seconds > 0"),
         ("JWTGEN_LOG_LEVEL", "loud", "JWTGEN_LOG_LEVEL='loud' must be one of debug, info, warning, error"),
+        ("JWTGEN_AUDIT", "maybe", "JWTGEN_AUDIT='maybe' must be true or false"),
+        ("JWTGEN_JWKS_TIMEOUT_SECONDS", "0", "JWTGEN_JWKS_TIMEOUT_SECONDS='0' must be a number of seconds > 0"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, message: str) -> None:
@@ -61,6 +69,14 @@ def test_kek_from_a_file_and_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_mapping({"JWTGEN_KEK_FILE": str(tmp_path / "missing.json")})
     assert "JWTGEN_KEK_FILE=" in str(caught.value) and "cannot be read" in str(caught.value)
+
+
+def test_audit_off_by_default_and_an_unreadable_ca_file(tmp_path: Path) -> None:
+    assert Settings.from_mapping({}).audit is False
+    assert Settings.from_mapping({"JWTGEN_AUDIT": "off"}).audit is False
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({"JWTGEN_JWKS_CA_FILE": str(tmp_path / "missing.pem")})
+    assert str(caught.value).startswith("JWTGEN_JWKS_CA_FILE=") and "cannot be read" in str(caught.value)
 
 
 def test_overrides_win_unless_none() -> None:
