@@ -1,4 +1,4 @@
-"""A JWKS over HTTPS on the loopback address, for the jwks_url key source.
+"""A JWKS over HTTPS (or plain HTTP, `tls=False`) on the loopback address, for the jwks_url key source.
 
 Its certificate comes from a throwaway CA (tests/support/pki.py) whose PEM file
 the worker trusts through JWTGEN_JWKS_CA_FILE. The key set it serves can be
@@ -19,8 +19,9 @@ from tests.support.processes import free_port
 
 
 class JwksServer:
-    def __init__(self, ca: CA, directory: Path, port: int | None = None) -> None:
+    def __init__(self, ca: CA, directory: Path, port: int | None = None, *, tls: bool = True) -> None:
         self.port = port or free_port()
+        self.tls = tls
         self.cert_file, self.key_file = server_files(ca, directory)
         self.keys: dict[str, list[dict[str, Any]]] = {}  # path -> its JWKS keys
         self.status = 200
@@ -30,7 +31,7 @@ class JwksServer:
         self._thread: threading.Thread | None = None
 
     def url(self, path: str) -> str:
-        return f"https://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def serve(self, path: str, keys: list[dict[str, Any]]) -> str:
         """Serve `keys` as the JWKS at `path` (replacing what was there); returns its URL."""
@@ -60,10 +61,11 @@ class JwksServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
 
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert_file, self.key_file)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert_file, self.key_file)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="jwks-server", daemon=True)

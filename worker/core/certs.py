@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from worker.core import keys as keyops
 from worker.core.keys import AsymmetricKey, KeyProblem
 
-__all__ = ["Certificate", "from_der_b64", "from_pem", "x5t", "x5t_s256"]
+__all__ = ["Certificate", "from_der_b64", "from_pem", "is_pem_certificate", "x5t", "x5t_s256"]
 
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 
@@ -53,6 +53,10 @@ class Certificate:
         if isinstance(native_key, ec.EllipticCurvePublicKey):
             return bool(usage.key_agreement)
         return True
+
+
+def is_pem_certificate(value: object) -> bool:
+    return isinstance(value, str) and value.lstrip().startswith(_PEM_BEGIN)
 
 
 def from_pem(value: object) -> Certificate:

@@ -8,12 +8,15 @@ cannot be refreshed keeps serving the keys it last had.
 
 Keys are chosen by `kid` when the config names one, else the first key of the
 set that fits the config (key type, `use` "enc" or none, `alg` the config's or
-none). Only https:// URLs are accepted; `JWTGEN_JWKS_CA_FILE` names the CA
-bundle the fetcher trusts (by default the system's).
+none). URLs are https://, with one exception: http:// to the loopback address
+(a key server beside the worker, a sidecar or a test), whose traffic never
+leaves the host. `JWTGEN_JWKS_CA_FILE` names the CA bundle the fetcher trusts
+(by default the system's).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -60,15 +63,25 @@ def check_url(url: object) -> str | None:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         return "is not a URL"
-    if parts.scheme != "https":
-        return "must be an https:// URL (keys fetched over plain HTTP could be swapped on the way)"
     if not parts.hostname:
         return "has no host"
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
+        return "must be an https:// URL, or http:// to the loopback address (keys sent in clear could be swapped)"
     if parts.username is not None or parts.password is not None:
         return "must not carry credentials (user:password@)"
     if parts.fragment:
         return "must not have a #fragment"
     return None
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def shown(url: str) -> str:

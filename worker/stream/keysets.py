@@ -4,7 +4,8 @@ A daemon thread does the fetching with the standard library (urllib), so a slow
 JWKS endpoint never blocks the event loop; the requests agent only ever reads
 the cache. Every URL is fetched as soon as a config names it, then every
 `jwks_refresh_seconds`, and again after `RETRY_SECONDS` when a fetch failed or
-a request asked for a kid the set lacks. Redirects must stay on https://.
+a request asked for a kid the set lacks. A redirect must lead to a URL a config
+could name (https://, or http:// to the loopback address).
 `jwtgen preview` uses `fetch` directly, once per URL.
 """
 
@@ -17,19 +18,19 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from worker.core.keysets import MAX_JWKS_BYTES, KeySets, shown
+from worker.core.keysets import MAX_JWKS_BYTES, KeySets, check_url, shown
 
 log = logging.getLogger(__name__)
 
 _ACCEPT = "application/jwk-set+json, application/json"
 
 
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """A key set may move, but never to plain HTTP."""
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """A key set may move, but only to a URL a config could name (never from https:// to plain HTTP elsewhere)."""
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if not newurl.startswith("https://"):
-            raise urllib.error.HTTPError(newurl, code, "redirect away from https:// refused", headers, fp)
+        if check_url(newurl) is not None:
+            raise urllib.error.HTTPError(newurl, code, "redirect to a URL no config may name refused", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -47,7 +48,7 @@ class KeySetFetcher:
         self.keysets = keysets
         self.timeout = timeout
         context = ssl.create_default_context(cafile=ca_file)
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _HttpsOnlyRedirects)
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _CheckedRedirects)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,7 +92,8 @@ class KeySetFetcher:
         self._stop.set()
         self.keysets.changed.set()
         if self._thread is not None:
-            self._thread.join(self.timeout + 1.0)
+            # A fetch in flight ends within its timeout; the daemon thread never holds the process.
+            self._thread.join(1.0)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -203,6 +203,16 @@ class TestCertificate:
             == "u-42"
         )
 
+    def test_a_certificate_in_public_key_is_checked_the_same(self, rsa2048: KeyForms, ca: CA) -> None:
+        cert = ca.issue(rsa2048.native.public_key(), "recipient", usage=KEY_ENCIPHERMENT)
+        encryption = {"type": "asymmetric", "key_type": "RSA", "alg": "RSA-OAEP", "public_key": pem(cert)}
+        _, plaintext = decrypt(
+            token_of(base_config(signature=None, encryption=encryption)), rsa2048.private, "RSA-OAEP"
+        )
+        assert json.loads(plaintext)["sub"] == "u-42"
+        encryption["public_key"] = pem(ca.issue(rsa2048.native.public_key(), "old", expired=True))
+        assert_problem(base_config(encryption=encryption), "encryption.public_key", "expired")
+
     def test_expired_certificate(self, rsa2048: KeyForms, ca: CA) -> None:
         cert = ca.issue(rsa2048.native.public_key(), "old", expired=True)
         encryption = {"type": "asymmetric", "key_type": "RSA", "alg": "RSA-OAEP", "certificate": pem(cert)}

@@ -46,6 +46,7 @@ def remote_config(kid: str | None = None, **extra: Any) -> dict[str, Any]:
     ("url", "needle"),
     [
         ("http://keys.example.com/jwks", "https://"),
+        ("http://10.0.0.1/jwks", "loopback"),
         ("ftp://x/y", "https://"),
         ("https:///jwks", "no host"),
         ("https://user:pw@keys.example.com/", "credentials"),
@@ -60,8 +61,22 @@ def test_url_rules(url: object, needle: str) -> None:
     assert_problem(remote_config(jwks_url=url), "encryption.jwks_url", needle)
 
 
-def test_good_url_and_how_it_is_shown() -> None:
-    assert check_url("https://127.0.0.1:8443/.well-known/jwks.json?tenant=a") is None
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1:8443/.well-known/jwks.json?tenant=a",
+        "https://keys.example.com/jwks",
+        "http://127.0.0.1:8080/jwks",  # plain HTTP only to the loopback address
+        "http://127.9.9.9/jwks",
+        "http://localhost/jwks",
+        "http://[::1]:81/jwks",
+    ],
+)
+def test_good_urls(url: str) -> None:
+    assert check_url(url) is None
+
+
+def test_how_a_url_is_shown() -> None:
     assert shown("https://h/p?access_token=TOP-SECRET") == "https://h/p"
 
 

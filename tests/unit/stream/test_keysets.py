@@ -43,6 +43,19 @@ def test_fetch_fills_the_cache(server: JwksServer, ca_file: Path, rsa2048: KeyFo
     assert resolved.kid == "r" and resolved.key.thumbprint() == rsa2048.thumbprint()
 
 
+def test_plain_http_to_the_loopback_address(ca: CA, tmp_path: Path, rsa2048: KeyForms) -> None:
+    server = JwksServer(ca, tmp_path, tls=False).start()
+    try:
+        url = server.serve("/jwks.json", [rsa2048.public_jwk])
+        assert url.startswith("http://127.0.0.1:")
+        keysets = KeySets()
+        keysets.track("c", url)
+        assert KeySetFetcher(keysets).fetch(url)
+        assert keysets.resolve(url, Wanted("RSA", "RSA-OAEP")).key.thumbprint() == rsa2048.thumbprint()
+    finally:
+        server.stop()
+
+
 def test_an_untrusted_certificate_is_a_failed_fetch(server: JwksServer, rsa2048: KeyForms) -> None:
     url = server.serve("/jwks.json", [rsa2048.public_jwk])
     keysets = KeySets()
@@ -68,7 +81,7 @@ def test_redirects_never_leave_https(server: JwksServer, ca_file: Path, rsa2048:
     fetcher = KeySetFetcher(keysets, str(ca_file))
     url = server.url("/moved")
     keysets.track("c", url)
-    server.redirect_to = "http://127.0.0.1:1/jwks.json"
+    server.redirect_to = "http://keys.example.com/jwks.json"  # plain HTTP off the host
     assert not fetcher.fetch(url)
     assert "HTTP 302" in str(keysets.error_of(url))
 

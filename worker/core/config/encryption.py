@@ -206,7 +206,7 @@ def _recipient_key(
         problems.add(f"{_PATH}.{alone[0]}", f"give one key source, not also {others}")
         return None
     if alone == ["certificate"]:
-        return _certificate(problems, d["certificate"])
+        return _certificate(problems, d["certificate"], "certificate")
     if alone == ["jwks"]:
         return _inline_jwks(problems, d["jwks"], kid, kty, alg)
     if alone:  # jwks_url alongside another source
@@ -215,8 +215,14 @@ def _recipient_key(
 
 
 def _public_key(problems: Problems, d: dict[str, Any], given: list[str]) -> tuple[Key, str, str | None] | None:
+    """`public_key` (PEM, or a PEM certificate checked like `certificate`) and / or `public_jwk`."""
     loaded: list[Key] = []
     for name in given:
+        if name == "public_key" and certs.is_pem_certificate(d[name]):
+            found = _certificate(problems, d[name], name)
+            if found is not None:
+                loaded.append(found[0])
+            continue
         try:
             if name == "public_jwk":
                 loaded.append(keyops.load_public(keyops.parse_jwk(d[name])))
@@ -232,9 +238,9 @@ def _public_key(problems: Problems, d: dict[str, Any], given: list[str]) -> tupl
     return loaded[0], given[0], None
 
 
-def _certificate(problems: Problems, value: object) -> tuple[Key, str, str | None] | None:
+def _certificate(problems: Problems, value: object, field: str) -> tuple[Key, str, str | None] | None:
     """The subject public key of a PEM certificate that is valid now and may carry a content key."""
-    path = f"{_PATH}.certificate"
+    path = f"{_PATH}.{field}"
     try:
         cert = certs.from_pem(value)
     except keyops.KeyProblem as exc:
@@ -246,7 +252,7 @@ def _certificate(problems: Problems, value: object) -> tuple[Key, str, str | Non
     if not cert.allows_key_transport():
         problems.add(path, "certificate's key usage allows neither key encipherment (RSA) nor key agreement (EC)")
         return None
-    return cert.public_key, "certificate", None
+    return cert.public_key, field, None
 
 
 def _inline_jwks(
