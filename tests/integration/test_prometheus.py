@@ -26,6 +26,7 @@ from tests.support.configs import LEAN_CLAIMS, TOP_SECRET, hs256_config, request
 from tests.support.deploy import ALERTS_FILE, JOB, alert_rules, dashboard, dockerfile_instructions
 from tests.support.kafkaio import KafkaIO, WorkerProcess, unique_prefix
 from tests.support.processes import free_port
+from worker.core.errors import ErrorCode
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +179,7 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
         prometheus.wait_value(answers + ', outcome="Failure", code="VARIABLE_NOT_FOUND"}', 1)
         # Every other code's series exists from the start, at 0.
         others = prometheus.query(answers + ', outcome="Failure", code!="VARIABLE_NOT_FOUND"}')
-        assert len(others) == 9 and all(float(o["value"][1]) == 0 for o in others), others
+        assert len(others) == len(ErrorCode) - 1 and all(float(o["value"][1]) == 0 for o in others), others
         prometheus.wait_value(answers + ', outcome="deadletter"}', 1)
         prometheus.wait_value(f'jwtgen_request_seconds_count{{job="{JOB}"}}', 1)
         prometheus.wait_value(f'jwtgen_config_table_ready{{job="{JOB}"}}', 1)
@@ -206,7 +207,8 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
         )
         assert firing[0]["labels"]["instance"] == instance and firing[0]["labels"]["severity"] == "warning"
         quiet = prometheus.alerts()
-        for name in ("JwtgenInternalErrors", "JwtgenWorkerDown", "JwtgenConfigTableNotReady", "JwtgenFailureRatioHigh"):
+        healthy = ("JwtgenInternalErrors", "JwtgenWorkerDown", "JwtgenConfigTableNotReady", "JwtgenFailureRatioHigh")
+        for name in (*healthy, "JwtgenKeySetUnavailable"):
             assert name not in quiet, f"{name} is {quiet[name][0]['state']} on a healthy worker"
 
         # Every dashboard query is valid PromQL and finds data for this worker.

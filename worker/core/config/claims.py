@@ -6,6 +6,7 @@ A templated claim may say what a variable missing from the flow store means
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from worker.core.config.fields import Problems, flag, got, kind, obj, string
@@ -18,6 +19,10 @@ _TEXT_CLAIMS = ("issuer", "subject")
 _POLICY_FIELDS = tuple(f"{name}_{part}" for name in (*_TEXT_CLAIMS, "aud") for part in ("on_missing", "default"))
 _CLAIMS_FIELDS = ("iat", "iss", "sub", "exp", "nbf", "jti", "issuer", "subject", "aud", "custom", *_POLICY_FIELDS)
 _CUSTOM_FIELDS = ("key", "value", "type", "on_missing", "default")
+
+_INVALID = object()  # a `default` whose problem is recorded
+# Checks a `default` (its value, its path): the value to use, or _INVALID.
+DefaultCheck = Callable[[object, str], object]
 
 
 def parse_claims(problems: Problems, raw: object) -> Claims | None:
@@ -117,7 +122,7 @@ def _audience(problems: Problems, d: dict[str, Any]) -> Audience | None:
     return Audience(templates=tuple(templates), as_list=as_list, missing=missing)
 
 
-def _audience_default(problems: Problems) -> Any:
+def _audience_default(problems: Problems) -> DefaultCheck:
     def check(value: object, path: str) -> object:
         if isinstance(value, str) and value:
             return value
@@ -129,11 +134,8 @@ def _audience_default(problems: Problems) -> Any:
     return check
 
 
-_INVALID = object()
-
-
 def _policy(
-    problems: Problems, d: dict[str, Any], path: str, name: str, templated: bool, check_default: Any
+    problems: Problems, d: dict[str, Any], path: str, name: str, templated: bool, check_default: DefaultCheck
 ) -> MissingPolicy:
     """`<name>_on_missing` and `<name>_default` (or, for a custom claim, `on_missing` and `default`)."""
     prefix = f"{name}_" if name else ""
@@ -201,7 +203,7 @@ def _custom_claim(problems: Problems, item: object, path: str, seen: set[str], e
     return CustomClaim(key=key, type=claim_type, value=value, template=template, missing=missing)
 
 
-def _typed_default(problems: Problems, claim_type: str | None) -> Any:
+def _typed_default(problems: Problems, claim_type: str | None) -> DefaultCheck:
     """A custom claim's `default` is converted like a static value of the claim's type, once, here."""
 
     def check(value: object, path: str) -> object:
