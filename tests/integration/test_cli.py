@@ -354,7 +354,7 @@ def test_generated_keys_in_configs_make_tokens_jwcrypto_accepts(
 
 
 HELP = [
-    ([], ["broker", "config", "keys", "request", "worker", "--version", "--help"]),
+    ([], ["broker", "config", "keys", "preview", "record", "replay", "request", "worker", "--version", "--help"]),
     (["broker"], ["start", "stop", "grant"]),
     (["broker", "start"], ["--port", "--data-dir", "--wait", "--secure", "--user"]),
     (["broker", "grant"], ["--allow-principal", "--operation", "--topic", "--group", "--resource-pattern-type"]),
@@ -369,6 +369,7 @@ HELP = [
     (["keys", "rotate"], ["CONFIG_FILE", "--output", "--kek", "--kid", "--wait", "--force", "--next-private-key"]),
     (["keys", "generate"], ["--type", "--size", "--curve", "--alg", "--kid", "oct", "RSA", "EC", "OKP"]),
     (["keys", "seal"], ["--kek", "--secret-file"]),
+    (["preview"], ["CONFIG_FILE", "--store", "--issued-at", "--execution-id", "--decrypt", "--json"]),
 ]
 
 

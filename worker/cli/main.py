@@ -1,7 +1,7 @@
 """`jwtgen`: the command line of the JWT Generator worker (docs/contract.md, "Commands").
 
 Each command group lives in a module of its own; offline commands (config
-validate, keys) never import the Faust app (`lint-imports` checks it).
+validate, keys, preview) never import the Faust app (`lint-imports` checks it).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import click
 from worker.cli.broker import broker
 from worker.cli.configs import config
 from worker.cli.keys import keys
+from worker.cli.preview import preview
 from worker.cli.record import record
 from worker.cli.replay import replay
 from worker.cli.request import request
@@ -32,10 +33,11 @@ def main() -> None:
       jwtgen broker start            # Apache Kafka on localhost:9092
       jwtgen worker &                # answers requests, web on :6066
       jwtgen keys generate --type oct --alg HS256
+      jwtgen preview examples/login-token.json --store store.json
       jwtgen config put examples/login-token.json
       jwtgen request examples/request.json
     """
 
 
-for command in (broker, worker, config, request, keys, record, replay):
+for command in (broker, worker, config, request, keys, preview, record, replay):
     main.add_command(command)

@@ -40,7 +40,9 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     JWTGEN_REQUEST_PARTITIONS (8), JWTGEN_REPLICATION_FACTOR (1),
     JWTGEN_KEK / JWTGEN_KEK_FILE (JWK that opens sealed secrets),
     JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500),
-    JWTGEN_LOG_FORMAT (text, or json: one JSON object per line).
+    JWTGEN_LOG_FORMAT (text, or json: one JSON object per line),
+    JWTGEN_AUDIT (false: one event per token on <prefix>.audit),
+    JWTGEN_JWKS_CA_FILE / JWTGEN_JWKS_TIMEOUT_SECONDS (5) for jwks_url key sets.
     """
     from faust.worker import Worker
 
@@ -61,6 +63,7 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
                 settings.group_id,
                 settings.request_partitions,
                 settings.replication_factor,
+                audit=settings.audit,
             )
         )
     except (KafkaRefused, KafkaUnreachable) as exc:

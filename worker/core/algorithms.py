@@ -32,12 +32,31 @@ class SigningAlg:
 
 
 @dataclass(frozen=True)
+class PasswordBased:
+    """PBES2 (RFC 7518 §4.8): a password stretched by PBKDF2 into an AES key-wrap key."""
+
+    hash_bits: int
+    # RFC 7518 §4.8.1.2 recommends at least 1000 iterations; joserfc refuses more
+    # than 300 000, and jwcrypto by default refuses to decrypt above 16 384.
+    min_iterations: int = 1000
+    default_iterations: int = 8192
+    max_iterations: int = 300_000
+    # The salt input (`p2s`) is random per token: at least 8 bytes (§4.8.1.1).
+    min_salt_bytes: int = 8
+    default_salt_bytes: int = 16
+    max_salt_bytes: int = 64
+    # RFC 7518 sets no floor; NIST SP 800-63B asks memorized secrets for at least 8.
+    min_password_bytes: int = 8
+
+
+@dataclass(frozen=True)
 class KeyManagementAlg:
     name: str
     key_type: str  # what a config's encryption key must be
     key_bytes: int | None = None  # AES key wrap: the exact key size (`dir` takes the enc's size)
     # Key types of a JWTGEN_KEK that may have sealed a secret with this alg.
     kek_key_types: tuple[str, ...] = ()
+    password_based: PasswordBased | None = None  # PBES2: the key is a password of any length
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,10 @@ KEY_MANAGEMENT = (
     KeyManagementAlg("A192GCMKW", "oct", 24, _OCT),
     KeyManagementAlg("A256GCMKW", "oct", 32, _OCT),
     KeyManagementAlg("dir", "oct", None, _OCT),
+    # Never used for sealing: a KEK is a key, not a password.
+    KeyManagementAlg("PBES2-HS256+A128KW", "oct", None, (), PasswordBased(256)),
+    KeyManagementAlg("PBES2-HS384+A192KW", "oct", None, (), PasswordBased(384)),
+    KeyManagementAlg("PBES2-HS512+A256KW", "oct", None, (), PasswordBased(512)),
     KeyManagementAlg("RSA-OAEP", "RSA", None, ("RSA",)),
     KeyManagementAlg("RSA-OAEP-256", "RSA", None, ("RSA",)),
     KeyManagementAlg("ECDH-ES", "EC", None, _ECDH_KEKS),
@@ -118,6 +141,12 @@ def key_management_algs(key_type: str) -> tuple[str, ...]:
 def kek_algs(key_type: str) -> tuple[str, ...]:
     """Key management algs a JWTGEN_KEK of `key_type` may have sealed with."""
     return tuple(alg.name for alg in KEY_MANAGEMENT if key_type in alg.kek_key_types)
+
+
+def password_based(alg: str) -> PasswordBased | None:
+    """The PBES2 rules of a key management alg, or None when its key is not a password."""
+    found = KEY_MANAGEMENT_BY_NAME.get(alg)
+    return found.password_based if found is not None else None
 
 
 def content_encs() -> tuple[str, ...]:

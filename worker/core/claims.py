@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
-from worker.core.config import NodeConfig
-from worker.core.templates import Template, convert
+from worker.core.config import Audience, CustomClaim, MissingPolicy, NodeConfig
+from worker.core.errors import ErrorCode, NodeError
+from worker.core.templates import Template, convert, json_type_name
 
 # Fixed project namespace for `jti`: uuid5(NAMESPACE_URL, "urn:jwt-generator:jti").
 # Never change it: replays of recorded requests must reproduce the same jti.
 JTI_NAMESPACE = uuid.UUID("bc0d842e-161b-5cdb-bb0b-d691e6d1c672")
+
+_OMIT = object()  # a claim left out by its `on_missing: "omit"`
 
 
 def make_jti(config_id: str, version: int, execution_id: str) -> str:
@@ -20,15 +24,25 @@ def make_jti(config_id: str, version: int, execution_id: str) -> str:
 
 
 def build_claims(config: NodeConfig, store: Mapping[str, Any], iat: int, execution_id: str) -> dict[str, Any]:
-    """iat, iss, sub, exp, nbf, jti (as enabled), then the custom claims; raises NodeError."""
+    """iat, iss, sub, aud, exp, nbf, jti (as enabled), then the custom claims; raises NodeError."""
     spec = config.claims
     claims: dict[str, Any] = {}
+
+    def put(name: str, value: Any) -> None:
+        if value is not _OMIT:
+            claims[name] = value
+
     if spec.iat:
         claims["iat"] = iat
     if spec.iss and spec.issuer_template is not None:
-        claims["iss"] = _text(spec.issuer_template, store, "claim 'iss' (claims.issuer)")
+        where = "claim 'iss' (claims.issuer)"
+        put("iss", _policed(spec.issuer_missing, lambda: _text(spec.issuer_template, store, where)))
     if spec.sub and spec.subject_template is not None:
-        claims["sub"] = _text(spec.subject_template, store, "claim 'sub' (claims.subject)")
+        where = "claim 'sub' (claims.subject)"
+        put("sub", _policed(spec.subject_missing, lambda: _text(spec.subject_template, store, where)))
+    if spec.audience is not None:
+        audience = spec.audience
+        put("aud", _policed(audience.missing, lambda: _audience(audience, store)))
     if spec.exp:
         claims["exp"] = iat + config.ttl
     if spec.nbf:
@@ -40,12 +54,53 @@ def build_claims(config: NodeConfig, store: Mapping[str, Any], iat: int, executi
         if template.is_static:
             claims[item.key] = template.static  # converted once at config time
         else:
-            where = f"custom claim '{item.key}'"
-            claims[item.key] = convert(template.render(store, where), item.type, where)
+            put(item.key, _policed(item.missing, partial(_custom, item, store)))
     return claims
 
 
-def _text(template: Template, store: Mapping[str, Any], where: str) -> Any:
+def _custom(item: CustomClaim, store: Mapping[str, Any]) -> Any:
+    where = f"custom claim '{item.key}'"
+    return convert(item.template.render(store, where), item.type, where)
+
+
+def _policed(policy: MissingPolicy, render: Callable[[], Any]) -> Any:
+    """The rendered value; a variable missing from the flow store fails, omits or defaults as configured."""
+    try:
+        return render()
+    except NodeError as exc:
+        if exc.code is not ErrorCode.VARIABLE_NOT_FOUND or policy.on_missing == "fail":
+            raise
+    return _OMIT if policy.on_missing == "omit" else policy.default
+
+
+def _text(template: Template | None, store: Mapping[str, Any], where: str) -> Any:
+    assert template is not None  # the caller checked
     if template.is_static:
         return template.static
     return convert(template.render(store, where), "String", where)
+
+
+def _audience(audience: Audience, store: Mapping[str, Any]) -> str | list[str]:
+    """A string, or an array of strings: a whole-value template may bring an array, flattened one level."""
+    where = "claim 'aud' (claims.aud)"
+    values: list[str] = []
+    single: str | None = None
+    for template in audience.templates:
+        value = template.render(store, where)
+        if isinstance(value, list):
+            for item in value:
+                if not isinstance(item, str) or not item:
+                    raise NodeError(
+                        ErrorCode.CLAIM_TYPE_MISMATCH,
+                        f"{where}: expected an array of non-empty strings, got an array holding {json_type_name(item)}",
+                    )
+            values.extend(value)
+        else:
+            text = convert(value, "String", where)
+            values.append(text)
+            single = text
+    if not values:  # an empty array from the store: no audience at all
+        raise NodeError(ErrorCode.VARIABLE_NOT_FOUND, f"{where}: the flow store gives an empty audience")
+    if not audience.as_list and single is not None:
+        return single
+    return values

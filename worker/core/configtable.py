@@ -17,6 +17,7 @@ import orjson
 from worker.core import engine
 from worker.core.config import ConfigInvalid
 from worker.core.errors import ErrorCode, NodeError
+from worker.core.keysets import DEFAULT_REFRESH_SECONDS, KeySets
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,11 @@ class ConfigEntry:
 
 
 class ConfigTable:
-    def __init__(self, kek: Any = None) -> None:
+    def __init__(self, kek: Any = None, keysets: KeySets | None = None) -> None:
         self._entries: dict[str, ConfigEntry] = {}
         self._kek = kek
+        # Encryption key sets fetched from URLs; filled by the stream layer.
+        self.keysets = keysets if keysets is not None else KeySets()
         self.compilations = 0
         self.revision = 0  # bumped by every applied record, so views derived from the table know when to refresh
 
@@ -52,6 +55,7 @@ class ConfigTable:
         config_id = key.decode("utf-8", errors="replace")
         if value is None:
             self._entries.pop(config_id, None)
+            self.keysets.track(config_id, None)
             return config_id
         try:
             raw = orjson.loads(value)
@@ -67,7 +71,19 @@ class ConfigTable:
         if raw.get("id") != config_id:
             problem = f"id: '{raw.get('id')}' does not equal the record key '{config_id}'"
         self._entries[config_id] = ConfigEntry(raw, version, problem, published_at=published_at)
+        self._track_key_set(config_id, raw)
         return config_id
+
+    def _track_key_set(self, config_id: str, raw: dict[str, Any]) -> None:
+        """Fetching a config's key set starts when the config arrives, not with its first request
+        (configs compile lazily): by then the key is usually cached. `track` ignores a URL that is
+        not https://; compiling reports it."""
+        encryption = raw.get("encryption")
+        url = encryption.get("jwks_url") if isinstance(encryption, dict) else None
+        refresh = encryption.get("jwks_refresh_seconds") if isinstance(encryption, dict) else None
+        if not isinstance(refresh, int) or isinstance(refresh, bool):
+            refresh = DEFAULT_REFRESH_SECONDS
+        self.keysets.track(config_id, url if isinstance(url, str) else None, refresh)
 
     def version_of(self, config_id: str) -> int | None:
         entry = self._entries.get(config_id)
@@ -104,7 +120,7 @@ class ConfigTable:
         if entry.compiled is None and entry.problems is None:
             self.compilations += 1
             try:
-                entry.compiled = engine.compile_config(entry.raw, kek=self._kek)
+                entry.compiled = engine.compile_config(entry.raw, kek=self._kek, keysets=self.keysets)
             except ConfigInvalid as exc:
                 entry.problems = list(exc.problems)
                 # Once per config version; problems name fields, never key material.

@@ -15,12 +15,18 @@ class ErrorCode(StrEnum):
     CLAIM_TYPE_MISMATCH = "CLAIM_TYPE_MISMATCH"
     SIGNING_FAILED = "SIGNING_FAILED"
     ENCRYPTION_FAILED = "ENCRYPTION_FAILED"
+    # The token is over the config's max_token_bytes (the message says by how much).
+    TOKEN_TOO_LARGE = "TOKEN_TOO_LARGE"
+    # The encryption key set of a jwks_url is not cached yet, or lacks the key:
+    # the worker keeps fetching it, so a retry may succeed.
+    KEY_UNAVAILABLE = "KEY_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
-# Only a config that has not arrived yet may succeed on a retry; every other
-# failure is a property of the request or of the config itself.
-RETRYABLE = frozenset({ErrorCode.CONFIG_NOT_FOUND})
+# Only a config that has not arrived yet, or a key set not fetched yet, may
+# succeed on a retry; every other failure is a property of the request or of
+# the config itself.
+RETRYABLE = frozenset({ErrorCode.CONFIG_NOT_FOUND, ErrorCode.KEY_UNAVAILABLE})
 
 
 class NodeError(Exception):

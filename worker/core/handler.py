@@ -12,6 +12,7 @@ import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 
+from worker.core import audit as auditing
 from worker.core import engine, events
 from worker.core.configtable import ConfigTable
 from worker.core.errors import ErrorCode, NodeError
@@ -43,6 +44,7 @@ class Answer:
     code: str = ""  # the error code of a Failure, the empty string otherwise
     seconds: float = 0.0  # time spent building the token
     alg: str = ""  # the algorithm of a True answer's token (signing alg, or the JWE alg when encryption-only)
+    audit: bytes | None = None  # the audit event of a True answer, when asked for (same key)
 
 
 # Kafka's default message.max.bytes is 1 048 588 for a whole record batch.
@@ -54,14 +56,16 @@ def answer(
     parsed: events.Request | events.Malformed | events.Unanswerable,
     table: ConfigTable,
     max_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+    audit: bool = False,
 ) -> Answer:
     """The answer to one parsed request record, at most `max_bytes` long. Never raises.
 
     Whatever goes wrong building an answer, the request still gets one: a
     Failure, else a Failure without the echoed flow and node, else a dead letter.
+    With `audit`, a True answer (and only a True answer) carries its audit event.
     """
     try:
-        result = _answer(record, parsed, table)
+        result = _answer(record, parsed, table, audit)
         if len(result.value) <= max_bytes:
             return result
         return _shrunk(record, parsed, result, max_bytes)
@@ -71,7 +75,10 @@ def answer(
 
 
 def _answer(
-    record: RecordRef, parsed: events.Request | events.Malformed | events.Unanswerable, table: ConfigTable
+    record: RecordRef,
+    parsed: events.Request | events.Malformed | events.Unanswerable,
+    table: ConfigTable,
+    audit: bool = False,
 ) -> Answer:
     if isinstance(parsed, events.Unanswerable):
         value = events.dead_letter(
@@ -88,7 +95,8 @@ def _answer(
         generated = engine.generate(compiled, store=parsed.store, iat=iat, execution_id=parsed.execution_id)
         seconds = time.perf_counter() - started
         value = events.success(parsed, compiled.version, generated.token_info, generated.store_delta)
-        return Answer(Route.TRUE, key, value, "", seconds, compiled.alg)
+        event = auditing.audit_event(parsed, compiled.version, generated) if audit else None
+        return Answer(Route.TRUE, key, value, "", seconds, compiled.alg, event)
     except NodeError as error:
         if error.code is ErrorCode.INTERNAL:
             _log_internal(error.__cause__ or error, parsed)

@@ -73,10 +73,13 @@ def public_jwk(key: Key, kid: str, alg: str) -> dict[str, Any]:
     return jwk
 
 
-def config_keys(config: NodeConfig, kid: str, published_at: float | None) -> tuple[PublishedJwk, ...]:
-    """The keys one config publishes: current, next, retired (until they expire); none for symmetric signatures."""
+def config_keys(config: NodeConfig, kid: str | None, published_at: float | None) -> tuple[PublishedJwk, ...]:
+    """The keys one config publishes: current, next, retired (until they expire); none for symmetric signatures.
+
+    `kid` is the signing key's id (None when the config does not sign).
+    """
     sig = config.signature
-    if sig is None or sig.type != "asymmetric":
+    if sig is None or sig.type != "asymmetric" or kid is None:
         return ()
     keys = [PublishedJwk(public_jwk(sig.key, kid, sig.alg))]
     if sig.next_key is not None:
@@ -174,6 +177,7 @@ class KeySets:
         cached = self._keys.get(compiled.id)
         if cached is not None and cached[0] is compiled and cached[1] == published_at:
             return cached[2]
-        keys = config_keys(compiled.config, compiled.kid, published_at)
+        signer_kid = compiled.signer.kid if compiled.signer is not None else None
+        keys = config_keys(compiled.config, signer_kid, published_at)
         self._keys[compiled.id] = (compiled, published_at, keys)
         return keys

@@ -25,8 +25,10 @@ __all__ = [
     "KeyProblem",
     "OKPKey",
     "OctKey",
+    "PasswordProblem",
     "RSAKey",
     "curve_of",
+    "from_native_public",
     "is_pem",
     "load_private",
     "load_public",
@@ -52,6 +54,10 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 class KeyProblem(ValueError):
     """Key material that cannot be used; the text is safe to show (no material)."""
+
+
+class PasswordProblem(KeyProblem):
+    """The password of an encrypted PEM private key is at fault, not the key field."""
 
 
 def parse_jwk(value: object) -> dict[str, Any]:
@@ -93,22 +99,35 @@ def is_pem(value: object) -> bool:
     return isinstance(value, str) and value.lstrip().startswith("-----BEGIN")
 
 
-def load_private(value: object) -> AsymmetricKey:
-    """A private RSA / EC / OKP key from PEM (PKCS#8, PKCS#1, SEC1) or a JWK."""
+def load_private(value: object, password: str | None = None) -> AsymmetricKey:
+    """A private RSA / EC / OKP key from PEM (PKCS#8, PKCS#1, SEC1; encrypted with `password`) or a JWK."""
     if is_pem(value):
         assert isinstance(value, str)
+        secret = password.encode("utf-8") if password is not None else None
         try:
-            native = load_pem_private_key(value.encode("ascii", "replace"), password=None)
+            native = load_pem_private_key(value.encode("ascii", "replace"), password=secret)
         except TypeError:
-            raise KeyProblem("PEM private key is password-protected; give an unencrypted key") from None
+            # cryptography: a password for a plain key, or none for an encrypted one.
+            if password is None:
+                raise KeyProblem("PEM private key is encrypted; give its private_key_password") from None
+            raise PasswordProblem("is given, but the PEM private key is not encrypted") from None
         except (ValueError, Exception):  # cryptography raises several types for garbage
+            if password is not None and _looks_encrypted(value):
+                raise PasswordProblem("does not open the encrypted PEM private key") from None
             raise KeyProblem("PEM private key cannot be read") from None
         return _wrap_native(native, private=True)
+    if password is not None:
+        raise PasswordProblem("only opens an encrypted PEM private key, not a JWK")
     data = parse_jwk(value)
     key = _import_asymmetric_jwk(data)
     if not key.is_private:
         raise KeyProblem("JWK is a public key; a private key is required")
     return key
+
+
+def _looks_encrypted(pem: str) -> bool:
+    """PKCS#8 `ENCRYPTED PRIVATE KEY`, or a traditional PEM with `Proc-Type: 4,ENCRYPTED`."""
+    return "ENCRYPTED" in pem
 
 
 def load_public(value: object) -> AsymmetricKey:
@@ -170,6 +189,11 @@ def _import_asymmetric_jwk(data: dict[str, Any]) -> AsymmetricKey:
         return key
     except (JoseError, ValueError, TypeError, KeyError):
         raise KeyProblem(f"{kty} JWK cannot be imported (missing or malformed members)") from None
+
+
+def from_native_public(native: object) -> AsymmetricKey:
+    """The joserfc key of a `cryptography` public key (a certificate's subject key)."""
+    return _wrap_native(native, private=False)
 
 
 def _wrap_native(native: object, *, private: bool) -> AsymmetricKey:

@@ -8,6 +8,7 @@ allows its "recommended" set), so `none` can never be selected.
 from __future__ import annotations
 
 import base64
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import Key
 from joserfc.jws import JWSRegistry
+from joserfc.registry import HeaderParameter
 
 from worker.core import jsonio
 from worker.core.errors import ErrorCode, NodeError
@@ -27,21 +29,32 @@ from worker.core.errors import ErrorCode, NodeError
 warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
 
 
+def _any_value(value: object) -> None:
+    """Header members the config adds were checked when the config was (config/headers.py)."""
+
+
 @dataclass(frozen=True)
 class Signer:
     alg: str
     kid: str
     key: Key = field(repr=False)
     registry: JWSRegistry = field(repr=False, compare=False)
+    extra: dict[str, Any] = field(default_factory=dict)  # signature.headers; its `typ` overrides "JWT"
 
     @classmethod
-    def build(cls, alg: str, kid: str, key: Key) -> Signer:
+    def build(cls, alg: str, kid: str, key: Key, extra: dict[str, Any] | None = None) -> Signer:
         if alg.lower() == "none":
             raise ValueError("alg 'none' is never allowed")
-        return cls(alg=alg, kid=kid, key=key, registry=JWSRegistry(algorithms=[alg]))
+        extra = dict(extra or {})
+        # joserfc refuses header members it does not know unless they are registered.
+        known = JWSRegistry.default_header_registry
+        members = {name: HeaderParameter(name, _any_value) for name in extra if name not in known}
+        return cls(alg=alg, kid=kid, key=key, registry=JWSRegistry(members, algorithms=[alg]), extra=extra)
 
     def header(self) -> dict[str, Any]:
-        return {"alg": self.alg, "typ": "JWT", "kid": self.kid}
+        header = {"alg": self.alg, "typ": self.extra.get("typ", "JWT"), "kid": self.kid}
+        header.update((name, value) for name, value in self.extra.items() if name != "typ")
+        return header
 
     def sign(self, payload: bytes) -> tuple[str, dict[str, Any]]:
         """(JWS compact, protected header); SIGNING_FAILED on any error."""
@@ -61,10 +74,15 @@ class Encrypter:
     kid: str
     key: Key = field(repr=False)
     registry: JWERegistry = field(repr=False, compare=False)
+    iterations: int | None = None  # PBES2: `p2c`
+    salt_bytes: int | None = None  # PBES2: the length of the random `p2s` of each token
 
     @classmethod
-    def build(cls, alg: str, enc: str, kid: str, key: Key) -> Encrypter:
-        return cls(alg=alg, enc=enc, kid=kid, key=key, registry=JWERegistry(algorithms=[alg, enc]))
+    def build(
+        cls, alg: str, enc: str, kid: str, key: Key, iterations: int | None = None, salt_bytes: int | None = None
+    ) -> Encrypter:
+        registry = JWERegistry(algorithms=[alg, enc])
+        return cls(alg, enc, kid, key, registry, iterations, salt_bytes)
 
     def encrypt(self, plaintext: bytes, *, nested: bool) -> str:
         """JWE compact; `nested` marks a JWS payload (`cty: JWT`), else the claims (`typ: JWT`)."""
@@ -73,6 +91,10 @@ class Encrypter:
             header["cty"] = "JWT"
         else:
             header["typ"] = "JWT"
+        if self.iterations is not None and self.salt_bytes is not None:
+            # A fresh salt per token, of the length the config chose (joserfc would pick 16 bytes).
+            header["p2s"] = base64.urlsafe_b64encode(secrets.token_bytes(self.salt_bytes)).decode().rstrip("=")
+            header["p2c"] = self.iterations
         try:
             return jwe.encrypt_compact(header, plaintext, self.key, registry=self.registry)
         except (JoseError, ValueError, TypeError) as exc:

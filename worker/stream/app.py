@@ -19,10 +19,12 @@ from faust.web import Request, Response, View
 from worker.core import events, handler
 from worker.core.configtable import ConfigTable
 from worker.core.handler import Route
+from worker.core.keysets import KeySets
 from worker.core.sealed import import_kek
 from worker.stream import jwksweb, lag, metrics
 from worker.stream.configfeed import ConfigFeed
 from worker.stream.faustkafka import faust_options
+from worker.stream.keysets import KeySetFetcher
 from worker.stream.settings import Settings
 from worker.stream.sink import BatchSink, Outgoing
 from worker.stream.topics import TopicNames
@@ -44,6 +46,20 @@ class ConfigFeedService(mode.Service):
 
     async def on_stop(self) -> None:
         await self.feed.stop()
+
+
+class KeySetFetcherService(mode.Service):
+    """Runs the jwks_url fetcher thread for as long as the app runs."""
+
+    def __init__(self, fetcher: KeySetFetcher, **kwargs: Any) -> None:
+        self.fetcher = fetcher
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self.fetcher.start()
+
+    async def on_stop(self) -> None:
+        self.fetcher.stop()
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -96,12 +112,15 @@ def create_app(settings: Settings) -> faust.App:
     # to wait again, so one orchestrator asking for a version that never comes
     # cannot slow every batch down.
     given_up: dict[tuple[str, int | None], float] = {}
-    table = ConfigTable(kek=import_kek(settings.kek))
+    keysets = KeySets()
+    table = ConfigTable(kek=import_kek(settings.kek), keysets=keysets)
     feed = ConfigFeed(settings.kafka, names.configs, table)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
     # Lag, assignment and rebalances of the requests topic; the key sets verifiers fetch.
     progress = lag.install(app, names.requests, settings.group_id)
     jwksweb.install(app, table)
+    fetcher = KeySetFetcher(keysets, settings.jwks_ca_file, settings.jwks_timeout_seconds)
+    app.service(KeySetFetcherService(fetcher))  # type: ignore[arg-type]
 
     @app.agent(requests_topic, name="answer-requests")
     async def answer_requests(stream: faust.StreamT[bytes]) -> None:
@@ -156,8 +175,10 @@ def create_app(settings: Settings) -> faust.App:
             record = handler.RecordRef(
                 message.topic, message.partition, message.offset, message.timestamp, message.key, message.value
             )
-            result = handler.answer(record, request, table, settings.max_answer_bytes)
+            result = handler.answer(record, request, table, settings.max_answer_bytes, settings.audit)
             outgoing.append((routes[result.route], result.key, result.value, message.headers or ()))
+            if result.audit is not None:  # in the same batch as its answer: committed only once both are sent
+                outgoing.append((names.audit, result.key, result.audit, message.headers or ()))
             outcomes[(result.route.value, result.code)] += 1
             if result.route is Route.TRUE:
                 metrics.REQUEST_SECONDS.labels(metrics.alg_label(result.alg)).observe(result.seconds)

@@ -61,9 +61,9 @@ class Need:
         return f"{self.operation} on {self.resource} {self.name}"
 
 
-def worker_needs(names: TopicNames, group_id: str) -> list[Need]:
-    """What `jwtgen worker` does: read configs and requests in its group, write the answers."""
-    return [
+def worker_needs(names: TopicNames, group_id: str, audit: bool = False) -> list[Need]:
+    """What `jwtgen worker` does: read configs and requests in its group, write the answers (and audit events)."""
+    needs = [
         Need("Read", "topic", names.configs),
         Need("Read", "topic", names.requests),
         Need("Write", "topic", names.true),
@@ -71,6 +71,9 @@ def worker_needs(names: TopicNames, group_id: str) -> list[Need]:
         Need("Write", "topic", names.deadletter),
         Need("Read", "group", group_id),
     ]
+    if audit:
+        needs.append(Need("Write", "topic", names.audit))
+    return needs
 
 
 def publisher_needs(names: TopicNames) -> list[Need]:
@@ -88,13 +91,18 @@ def requester_needs(names: TopicNames) -> list[Need]:
 
 
 async def prepare_worker(
-    kafka: KafkaConnection, names: TopicNames, group_id: str, request_partitions: int, replication: int
+    kafka: KafkaConnection,
+    names: TopicNames,
+    group_id: str,
+    request_partitions: int,
+    replication: int,
+    audit: bool = False,
 ) -> None:
     """What `jwtgen worker` does before Faust starts: log in, create missing topics, check the ACLs."""
     await check_login(kafka)
-    needs = worker_needs(names, group_id)
+    needs = worker_needs(names, group_id, audit)
     try:
-        await ensure_topics(kafka, names, request_partitions, replication)
+        await ensure_topics(kafka, names, request_partitions, replication, audit=audit)
     except TopicsNotCreated as exc:
         # Kafka hides a topic we may not Describe, so "missing" may mean "not ours":
         # name every right lacking, and Create for the case they are indeed absent.

@@ -59,6 +59,16 @@ def _text(name: str, text: str) -> str:
     return text
 
 
+def _readable_file(name: str, text: str) -> str:
+    path = text.strip()
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"{name}={text!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    return path
+
+
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -122,6 +132,9 @@ ENVIRONMENT: dict[str, tuple[str, Reader]] = {
     "ssl_key_file": ("KAFKA_SSL_KEY_FILE", _text),
     "ssl_check_hostname": ("KAFKA_SSL_CHECK_HOSTNAME", _boolean),
     "log_format": ("JWTGEN_LOG_FORMAT", _log_format),
+    "audit": ("JWTGEN_AUDIT", _boolean),
+    "jwks_ca_file": ("JWTGEN_JWKS_CA_FILE", _readable_file),
+    "jwks_timeout_seconds": ("JWTGEN_JWKS_TIMEOUT_SECONDS", _positive_seconds),
 }
 KEK_VARIABLES = ("JWTGEN_KEK", "JWTGEN_KEK_FILE")
 SASL_PASSWORD_VARIABLES = ("KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE")
@@ -159,6 +172,9 @@ class Settings:
     ssl_key_file: str | None = None
     ssl_check_hostname: bool = True
     log_format: str = "text"  # "json": one JSON object per line (worker/stream/logs.py)
+    audit: bool = False  # one event per True answer on <prefix>.audit
+    jwks_ca_file: str | None = None  # CA bundle (PEM) trusted for jwks_url fetches; the system's when unset
+    jwks_timeout_seconds: float = 5.0
 
     @cached_property
     def kafka(self) -> KafkaConnection:

@@ -45,6 +45,11 @@ class TopicNames:
     def deadletter(self) -> str:
         return f"{self.prefix}.deadletter"
 
+    @property
+    def audit(self) -> str:
+        """Only used with JWTGEN_AUDIT (docs/contract.md §4.3)."""
+        return f"{self.prefix}.audit"
+
 
 async def ensure_topics(
     kafka: KafkaConnection | str,
@@ -52,11 +57,13 @@ async def ensure_topics(
     request_partitions: int,
     replication: int,
     config_partitions: int = 1,
+    audit: bool = False,
 ) -> list[str]:
     """Create whichever of the contract's topics is missing; existing ones are left as they are.
 
     One configs partition keeps every config in one ordered log; workers read
-    all partitions of an existing configs topic, whatever its count. A topic
+    all partitions of an existing configs topic, whatever its count. `audit`
+    adds the audit topic, partitioned like the answers it follows. A topic
     Kafka will not create (no Create ACL, too many replicas ...) is a
     KafkaRefused naming it.
     """
@@ -72,6 +79,8 @@ async def ensure_topics(
         names.failure: NewTopic(names.failure, request_partitions, replication),
         names.deadletter: NewTopic(names.deadletter, 1, replication),
     }
+    if audit:
+        wanted[names.audit] = NewTopic(names.audit, request_partitions, replication)
     kafka = KafkaConnection.of(kafka)
     admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()

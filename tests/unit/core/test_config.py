@@ -115,7 +115,7 @@ class TestTopLevel:
 
 class TestClaims:
     def test_unknown_claims_field(self) -> None:
-        assert_problem(with_claims(aud="x"), "claims.aud", "unknown field")
+        assert_problem(with_claims(audience="x"), "claims.audience", "unknown field")
 
     @pytest.mark.parametrize("flag", ["iat", "iss", "sub", "exp", "nbf", "jti"])
     def test_flags_are_booleans(self, flag: str) -> None:

@@ -126,3 +126,30 @@ class TestValidate:
         with pytest.raises(ConfigInvalid) as info:
             compile_config(base_config(version=0))
         assert info.value.problems == ["version: must be an integer from 1 to 2^53 - 1, got 0"]
+
+
+class TestTokenSizeBudget:
+    def test_under_or_at_the_budget_passes(self) -> None:
+        size = len(run(base_config()).token)
+        assert len(run(base_config(max_token_bytes=size)).token) == size
+
+    def test_over_the_budget_says_by_how_much(self) -> None:
+        size = len(run(base_config()).token)
+        with pytest.raises(NodeError) as info:
+            run(base_config(max_token_bytes=size - 5))
+        error = info.value
+        assert error.code is ErrorCode.TOKEN_TOO_LARGE and error.retryable is False
+        assert f"{size} bytes, 5 over the limit of {size - 5}" in error.message
+        assert error.message.startswith("max_token_bytes:")
+
+    def test_the_budget_counts_the_outer_jwe(self) -> None:
+        encryption = {"type": "symmetric", "alg": "A256KW", "password": "0123456789abcdef0123456789abcdef"}
+        signed = len(run(base_config()).token)
+        with pytest.raises(NodeError) as info:
+            run(base_config(encryption=encryption, max_token_bytes=signed + 10))
+        assert info.value.code is ErrorCode.TOKEN_TOO_LARGE
+
+    @pytest.mark.parametrize("bad", [0, -1, 1.5, "100", True])
+    def test_must_be_a_positive_integer(self, bad: object) -> None:
+        found = validate_config(base_config(max_token_bytes=bad))
+        assert any(p.startswith("max_token_bytes:") for p in found), found

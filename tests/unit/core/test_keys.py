@@ -124,14 +124,28 @@ class TestImport:
         with pytest.raises(keys.KeyProblem):
             keys.oct_from_jwk(bad)
 
-    def test_encrypted_pem_rejected(self, rsa2048: KeyForms) -> None:
+    @pytest.mark.parametrize("fmt", ["PKCS8", "TraditionalOpenSSL"])
+    def test_encrypted_pem_opens_with_its_password_only(self, rsa2048: KeyForms, fmt: str) -> None:
         from cryptography.hazmat.primitives import serialization
 
         pem = rsa2048.native.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
+            serialization.Encoding.PEM,
+            getattr(serialization.PrivateFormat, fmt),
+            serialization.BestAvailableEncryption(b"TOP-SECRET-pw"),
         ).decode()
-        with pytest.raises(keys.KeyProblem, match="password-protected"):
+        assert keys.same_public_key(keys.load_private(pem, "TOP-SECRET-pw"), rsa2048.joserfc)
+        with pytest.raises(keys.KeyProblem, match="give its private_key_password") as missing:
             keys.load_private(pem)
+        assert not isinstance(missing.value, keys.PasswordProblem)  # the key field is at fault
+        with pytest.raises(keys.PasswordProblem, match="does not open") as wrong:
+            keys.load_private(pem, "TOP-SECRET-other")
+        assert "TOP-SECRET" not in str(wrong.value)
+
+    def test_password_for_a_plain_key_or_a_jwk_is_a_password_problem(self, rsa2048: KeyForms) -> None:
+        with pytest.raises(keys.PasswordProblem, match="not encrypted"):
+            keys.load_private(rsa2048.pkcs8, "pw")
+        with pytest.raises(keys.PasswordProblem, match="not a JWK"):
+            keys.load_private(rsa2048.jwk, "pw")
 
     def test_problem_text_has_no_material(self, rsa2048: KeyForms) -> None:
         broken = {**rsa2048.jwk, "kty": "RSA", "n": 12}

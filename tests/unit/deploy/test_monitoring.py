@@ -31,6 +31,7 @@ ALERTS = {
     "JwtgenInternalErrors",
     "JwtgenLagGrowing",
     "JwtgenEndToEndLatencyHigh",
+    "JwtgenKeySetUnavailable",
 }
 # Labels Prometheus adds to every scraped series, and the histogram bucket label.
 TARGET_LABELS = {"job", "instance", "le"}
@@ -254,6 +255,23 @@ RULE_SCENARIOS = [
                 "eval_time": "3m",
                 "alertname": "JwtgenInternalErrors",
                 "exp_alerts": [{"exp_labels": {"severity": "critical", "job": "jwtgen", "instance": "w1"}}],
+            },
+        ],
+    },
+    {
+        # KEY_UNAVAILABLE is retryable: one blip is not an outage, five minutes of it is.
+        "name": "a key set stays unavailable",
+        "interval": "1m",
+        "input_series": [
+            {"series": answers("w1", "Failure", "KEY_UNAVAILABLE"), "values": "_ _ 1+3x20"},
+            {"series": answers("w2", "Failure", "KEY_UNAVAILABLE"), "values": "0x20"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "4m", "alertname": "JwtgenKeySetUnavailable", "exp_alerts": []},  # pending
+            {
+                "eval_time": "9m",
+                "alertname": "JwtgenKeySetUnavailable",
+                "exp_alerts": [{"exp_labels": {"severity": "warning", "job": "jwtgen", "instance": "w1"}}],
             },
         ],
     },

@@ -20,6 +20,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     ca = tls.write_public(tmp_path / "ca.pem", authority.certificate_pem())
     cert = tls.write_public(tmp_path / "client.crt", client.certificate_pem())
     key = tls.write_private(tmp_path / "client.key", client.key_pem())
+    ca_file = tmp_path / "jwks-ca.pem"
+    ca_file.write_text("-----BEGIN CERTIFICATE-----")
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092",
         "JWTGEN_TOPIC_PREFIX": "p",
@@ -41,6 +43,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "KAFKA_SSL_CERT_FILE": str(cert),
         "KAFKA_SSL_KEY_FILE": str(key),
         "KAFKA_SSL_CHECK_HOSTNAME": "false",
+        "JWTGEN_AUDIT": "Yes",
+        "JWTGEN_JWKS_CA_FILE": str(ca_file),
+        "JWTGEN_JWKS_TIMEOUT_SECONDS": "2.5",
     }
     settings = Settings.from_mapping(env)
     assert settings.bootstrap_servers == "k1:9092,k2:9092"
@@ -54,6 +59,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert (kafka.sasl_password, kafka.ssl_ca_file, kafka.ssl_cert_file) == ("TOP-SECRET", str(ca), str(cert))
     assert (kafka.ssl_key_file, kafka.ssl_check_hostname) == (str(key), False)
     assert "TOP-SECRET" not in repr(settings)
+    assert (settings.audit, settings.jwks_ca_file, settings.jwks_timeout_seconds) == (True, str(ca_file), 2.5)
     assert {variable for variable, _ in ENVIRONMENT.values()} <= set(env)
 
 
@@ -66,6 +72,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         ("JWTGEN_CONFIG_WAIT_SECONDS", "soon", "JWTGEN_CONFIG_WAIT_SECONDS='soon' is not a number of seconds"),
         ("JWTGEN_SESSION_TIMEOUT_SECONDS", "-1", "JWTGEN_SESSION_TIMEOUT_SECONDS='-1' must be a number of seconds > 0"),
         ("JWTGEN_LOG_LEVEL", "loud", "JWTGEN_LOG_LEVEL='loud' must be one of debug, info, warning, error"),
+        ("JWTGEN_AUDIT", "maybe", "JWTGEN_AUDIT='maybe' must be true or false"),
+        ("JWTGEN_JWKS_TIMEOUT_SECONDS", "0", "JWTGEN_JWKS_TIMEOUT_SECONDS='0' must be a number of seconds > 0"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(variable: str, value: str, message: str) -> None:
@@ -81,6 +89,14 @@ def test_kek_from_a_file_and_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_mapping({"JWTGEN_KEK_FILE": str(tmp_path / "missing.json")})
     assert "JWTGEN_KEK_FILE=" in str(caught.value) and "cannot be read" in str(caught.value)
+
+
+def test_audit_off_by_default_and_an_unreadable_ca_file(tmp_path: Path) -> None:
+    assert Settings.from_mapping({}).audit is False
+    assert Settings.from_mapping({"JWTGEN_AUDIT": "off"}).audit is False
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping({"JWTGEN_JWKS_CA_FILE": str(tmp_path / "missing.pem")})
+    assert str(caught.value).startswith("JWTGEN_JWKS_CA_FILE=") and "cannot be read" in str(caught.value)
 
 
 def test_overrides_win_unless_none() -> None:

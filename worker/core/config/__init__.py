@@ -11,6 +11,7 @@ Interpretations of the contract made here:
   `private_key` on a symmetric signature) must be absent or null.
 - a sealed secret's plaintext is the field's value as text (a password, a JWK
   JSON string or a PEM).
+- `max_token_bytes` absent means no size budget.
 
 One module per concern: `model` (dataclasses), `fields` (JSON-shape readers),
 `keyrules` (key sizes, curves, JWK members), and one per section.
@@ -29,10 +30,13 @@ from worker.core.config.model import (
     DEFAULT_TTL,
     EXPOSED_ATTRIBUTES,
     FLAG_DEFAULTS,
+    MISSING_POLICIES,
+    Audience,
     Claims,
     ConfigInvalid,
     CustomClaim,
     Encryption,
+    MissingPolicy,
     NodeConfig,
     Signature,
     Store,
@@ -45,17 +49,20 @@ __all__ = [
     "DEFAULT_TTL",
     "EXPOSED_ATTRIBUTES",
     "FLAG_DEFAULTS",
+    "MISSING_POLICIES",
+    "Audience",
     "Claims",
     "ConfigInvalid",
     "CustomClaim",
     "Encryption",
+    "MissingPolicy",
     "NodeConfig",
     "Signature",
     "Store",
     "parse_config",
 ]
 
-_TOP_FIELDS = ("id", "version", "ttl", "claims", "signature", "encryption", "store")
+_TOP_FIELDS = ("id", "version", "ttl", "claims", "signature", "encryption", "store", "max_token_bytes")
 
 
 def parse_config(raw: object, kek: Key | None = None) -> NodeConfig:
@@ -80,6 +87,7 @@ def _parse(problems: Problems, raw: object, kek: Key | None) -> NodeConfig | Non
     config_id = string(problems, d, "", "id", required=True)
     version = positive_int(problems, d, "", "version", None)
     ttl = positive_int(problems, d, "", "ttl", DEFAULT_TTL)
+    max_token_bytes = positive_int(problems, d, "", "max_token_bytes", 0) or None  # absent: no budget
     claims = parse_claims(problems, d.get("claims"))
     has_encryption = d.get("encryption") is not None
     encryption = parse_encryption(problems, d["encryption"], kek) if has_encryption else None
@@ -89,4 +97,4 @@ def _parse(problems: Problems, raw: object, kek: Key | None) -> NodeConfig | Non
     store = parse_store(problems, d.get("store"), asymmetric)
     if problems or config_id is None or version is None or ttl is None or claims is None:
         return None
-    return NodeConfig(config_id, version, ttl, claims, signature, encryption, store)
+    return NodeConfig(config_id, version, ttl, claims, signature, encryption, store, max_token_bytes)

@@ -1,22 +1,32 @@
-"""The `encryption` section: AES key wrap / `dir` with an oct key, or RSA / ECDH-ES to a public key."""
+"""The `encryption` section: AES key wrap, `dir` or PBES2 with an oct key, or RSA / ECDH-ES to a public key.
+
+The recipient's public key comes from `public_key` and / or `public_jwk`, an
+X.509 `certificate`, an inline `jwks`, or a `jwks_url` fetched by the worker
+(chosen per request from what it has cached, see worker/core/keysets.py).
+"""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from joserfc.jwk import Key
 
 from worker.core import algorithms as jwa
+from worker.core import certs, keysets
 from worker.core import keys as keyops
 from worker.core.algorithms import DEFAULT_ENC
 from worker.core.config.fields import Problems, got, obj, string, unused
 from worker.core.config.keyrules import jwk_fits, key_shape, key_type, oct_key
 from worker.core.config.model import Encryption
+from worker.core.jsonio import is_int
 
 _PATH = "encryption"
 _COMMON = ("type", "kid", "alg", "enc")
-_SYMMETRIC = ("password", "jwk")
-_ASYMMETRIC = ("key_type", "public_key", "public_jwk", "key_size", "curve")
+_SYMMETRIC = ("password", "jwk", "iterations", "salt_bytes")
+_PBES2 = ("iterations", "salt_bytes")
+_KEY_SOURCES = ("public_key", "public_jwk", "certificate", "jwks", "jwks_url")
+_ASYMMETRIC = ("key_type", *_KEY_SOURCES, "jwks_refresh_seconds", "key_size", "curve")
 
 
 def parse_encryption(problems: Problems, raw: object, kek: Key | None) -> Encryption | None:
@@ -49,21 +59,60 @@ def _symmetric(
     if alg is not None and alg not in oct_algs:
         problems.add(f"{_PATH}.alg", f"'{alg}' is not a symmetric key management algorithm ({jwa.listed(oct_algs)})")
         alg = None
+    pbes2 = jwa.password_based(alg) if alg is not None else None
+    if pbes2 is None:
+        if alg is not None:
+            unused(problems, d, _PATH, _PBES2, f"{alg} (only PBES2 algorithms derive a key)")
+        iterations = salt_bytes = None
+    else:
+        low, high = pbes2.min_iterations, pbes2.max_iterations
+        iterations = _bounded(problems, d, "iterations", pbes2.default_iterations, low, high, "PBKDF2 iterations")
+        low, high = pbes2.min_salt_bytes, pbes2.max_salt_bytes
+        salt_bytes = _bounded(problems, d, "salt_bytes", pbes2.default_salt_bytes, low, high, "salt bytes per token")
     found = oct_key(problems, d, _PATH, kek)
     if found is None or alg is None or enc is None:
         return None
     key, source = found
     size = len(key.raw_value)
-    wrap_bytes = jwa.KEY_MANAGEMENT_BY_NAME[alg].key_bytes
-    # `dir` uses the key as the content-encryption key itself.
-    need = wrap_bytes if wrap_bytes is not None else jwa.CONTENT_ENCRYPTION_BY_NAME[enc].key_bytes
-    if size != need:
-        what = f"dir with {enc}" if alg == "dir" else alg
-        problems.add(f"{_PATH}.{source}", f"{what} needs a key of exactly {need} bytes, got {size}")
-        return None
+    if pbes2 is not None:
+        if size < pbes2.min_password_bytes:
+            problems.add(f"{_PATH}.{source}", f"{alg} needs a password of at least {pbes2.min_password_bytes} bytes")
+            return None
+    else:
+        wrap_bytes = jwa.KEY_MANAGEMENT_BY_NAME[alg].key_bytes
+        # `dir` uses the key as the content-encryption key itself.
+        need = wrap_bytes if wrap_bytes is not None else jwa.CONTENT_ENCRYPTION_BY_NAME[enc].key_bytes
+        if size != need:
+            what = f"dir with {enc}" if alg == "dir" else alg
+            problems.add(f"{_PATH}.{source}", f"{what} needs a key of exactly {need} bytes, got {size}")
+            return None
     if not jwk_fits(problems, key, f"{_PATH}.{source}", alg, "enc"):
         return None
-    return Encryption(type="symmetric", alg=alg, enc=enc, key_type="oct", key=key, kid=kid)
+    if iterations is None and pbes2 is not None:
+        return None
+    return Encryption(
+        type="symmetric",
+        alg=alg,
+        enc=enc,
+        key_type="oct",
+        key=key,
+        kid=kid,
+        iterations=iterations,
+        salt_bytes=salt_bytes,
+    )
+
+
+def _bounded(
+    problems: Problems, d: dict[str, Any], name: str, default: int, low: int, high: int, what: str
+) -> int | None:
+    value = d.get(name)
+    if value is None:
+        return default
+    if not is_int(value) or not low <= value <= high:
+        shown = value if is_int(value) else got(value)
+        problems.add(f"{_PATH}.{name}", f"must be an integer from {low} to {high} ({what}), got {shown}")
+        return None
+    return int(value)
 
 
 def _asymmetric(
@@ -75,10 +124,15 @@ def _asymmetric(
         algs = jwa.listed(jwa.key_management_algs(kty))
         problems.add(f"{_PATH}.alg", f"'{alg}' is not an {kty} key management algorithm ({algs})")
         alg = None
-    found = _recipient_key(problems, d)
+    sources = [name for name in _KEY_SOURCES if d.get(name) is not None]
+    if "jwks_url" in sources and len(sources) == 1:
+        return _remote(problems, d, alg, enc, kid, kty)
+    if d.get("jwks_refresh_seconds") is not None:
+        problems.add(f"{_PATH}.jwks_refresh_seconds", "only used with encryption.jwks_url")
+    found = _recipient_key(problems, d, sources, kid, kty, alg)
     if found is None:
         return None
-    key, source = found
+    key, source, key_kid = found
     if kty is None:
         return None
     if key.key_type != kty:
@@ -94,20 +148,81 @@ def _asymmetric(
         enc=enc,
         key_type=kty,
         key=key,
-        kid=kid,
+        kid=kid or key_kid,
         key_size=d.get("key_size"),
         curve=d.get("curve"),
     )
 
 
-def _recipient_key(problems: Problems, d: dict[str, Any]) -> tuple[Key, str] | None:
-    """The public key from `public_key` and / or `public_jwk` (the same key when both), with its field."""
-    given = [name for name in ("public_key", "public_jwk") if d.get(name) is not None]
-    if not given:
-        problems.add(f"{_PATH}.public_key", "required for asymmetric encryption (or public_jwk)")
+def _remote(
+    problems: Problems, d: dict[str, Any], alg: str | None, enc: str | None, kid: str | None, kty: str | None
+) -> Encryption | None:
+    """A `jwks_url`: checked here, fetched by the worker, its key chosen per request."""
+    url = d["jwks_url"]
+    problem = keysets.check_url(url)
+    if problem is not None:
+        problems.add(f"{_PATH}.jwks_url", problem)
+        url = None
+    refresh = _bounded(
+        problems,
+        d,
+        "jwks_refresh_seconds",
+        keysets.DEFAULT_REFRESH_SECONDS,
+        keysets.MIN_REFRESH_SECONDS,
+        keysets.MAX_REFRESH_SECONDS,
+        "seconds between fetches",
+    )
+    if url is None or refresh is None or alg is None or enc is None or kty is None:
         return None
+    return Encryption(
+        type="asymmetric",
+        alg=alg,
+        enc=enc,
+        key_type=kty,
+        key=None,
+        kid=kid,
+        key_size=d.get("key_size"),
+        curve=d.get("curve"),
+        jwks_url=url,
+        jwks_refresh_seconds=refresh,
+    )
+
+
+def _recipient_key(
+    problems: Problems, d: dict[str, Any], sources: list[str], kid: str | None, kty: str | None, alg: str | None
+) -> tuple[Key, str, str | None] | None:
+    """(the public key, the field it came from, the kid a key set gives it).
+
+    `public_key` and `public_jwk` may both be given (the same key); every other source stands alone.
+    """
+    if not sources:
+        problems.add(
+            f"{_PATH}.public_key", "required for asymmetric encryption (or public_jwk, certificate, jwks, jwks_url)"
+        )
+        return None
+    alone = [name for name in sources if name not in ("public_key", "public_jwk")]
+    if alone and len(sources) > 1:
+        others = jwa.either(name for name in sources if name != alone[0])
+        problems.add(f"{_PATH}.{alone[0]}", f"give one key source, not also {others}")
+        return None
+    if alone == ["certificate"]:
+        return _certificate(problems, d["certificate"], "certificate")
+    if alone == ["jwks"]:
+        return _inline_jwks(problems, d["jwks"], kid, kty, alg)
+    if alone:  # jwks_url alongside another source
+        return None
+    return _public_key(problems, d, sources)
+
+
+def _public_key(problems: Problems, d: dict[str, Any], given: list[str]) -> tuple[Key, str, str | None] | None:
+    """`public_key` (PEM, or a PEM certificate checked like `certificate`) and / or `public_jwk`."""
     loaded: list[Key] = []
     for name in given:
+        if name == "public_key" and certs.is_pem_certificate(d[name]):
+            found = _certificate(problems, d[name], name)
+            if found is not None:
+                loaded.append(found[0])
+            continue
         try:
             if name == "public_jwk":
                 loaded.append(keyops.load_public(keyops.parse_jwk(d[name])))
@@ -120,4 +235,36 @@ def _recipient_key(problems: Problems, d: dict[str, Any]) -> tuple[Key, str] | N
     if len(loaded) == 2 and not keyops.same_public_key(loaded[0], loaded[1]):
         problems.add(f"{_PATH}.public_jwk", f"is not the same key as {_PATH}.public_key")
         return None
-    return loaded[0], given[0]
+    return loaded[0], given[0], None
+
+
+def _certificate(problems: Problems, value: object, field: str) -> tuple[Key, str, str | None] | None:
+    """The subject public key of a PEM certificate that is valid now and may carry a content key."""
+    path = f"{_PATH}.{field}"
+    try:
+        cert = certs.from_pem(value)
+    except keyops.KeyProblem as exc:
+        problems.add(path, str(exc))
+        return None
+    if cert.expired(datetime.datetime.now(datetime.UTC)):
+        problems.add(path, f"certificate expired on {cert.not_after()}")
+        return None
+    if not cert.allows_key_transport():
+        problems.add(path, "certificate's key usage allows neither key encipherment (RSA) nor key agreement (EC)")
+        return None
+    return cert.public_key, field, None
+
+
+def _inline_jwks(
+    problems: Problems, value: object, kid: str | None, kty: str | None, alg: str | None
+) -> tuple[Key, str, str | None] | None:
+    path = f"{_PATH}.jwks"
+    try:
+        entries = keysets.parse_jwks(value)
+        if kty is None or alg is None:
+            return None
+        key, key_kid = keysets.select(entries, keysets.Wanted(kty, alg, kid))
+    except keyops.KeyProblem as exc:
+        problems.add(path, str(exc))
+        return None
+    return key, "jwks", key_kid

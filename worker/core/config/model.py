@@ -18,10 +18,13 @@ __all__ = [
     "DEFAULT_TTL",
     "EXPOSED_ATTRIBUTES",
     "FLAG_DEFAULTS",
+    "MISSING_POLICIES",
+    "Audience",
     "Claims",
     "ConfigInvalid",
     "CustomClaim",
     "Encryption",
+    "MissingPolicy",
     "NextKey",
     "NodeConfig",
     "PublishedKey",
@@ -33,6 +36,9 @@ __all__ = [
 DEFAULT_TTL = 3600
 
 FLAG_DEFAULTS: dict[str, bool] = {"iat": True, "iss": True, "sub": True, "exp": True, "nbf": False, "jti": False}
+
+# What a claim whose template finds nothing in the flow store does (docs/contract.md §2.2).
+MISSING_POLICIES = ("fail", "omit", "default")
 
 EXPOSED_ATTRIBUTES = ("token", "header", "claims", "kid", "alg", "enc", "iat", "exp", "jti", "public_jwk")
 
@@ -46,12 +52,33 @@ class ConfigInvalid(ValueError):
 
 
 @dataclass(frozen=True)
+class MissingPolicy:
+    """`on_missing` of a templated claim, with its `default` (already converted to the claim's type)."""
+
+    on_missing: str = "fail"  # one of MISSING_POLICIES
+    default: Any = field(default=None, repr=False)
+
+
+FAIL = MissingPolicy()
+
+
+@dataclass(frozen=True)
 class CustomClaim:
     key: str
     type: str
     # Static values may be secrets too; templates are compiled once here.
     value: Any = field(repr=False)
     template: Template = field(repr=False, compare=False)
+    missing: MissingPolicy = FAIL
+
+
+@dataclass(frozen=True)
+class Audience:
+    """`claims.aud`: one template (its result may be a string or an array) or an array of them."""
+
+    templates: tuple[Template, ...] = field(repr=False, compare=False)
+    as_list: bool
+    missing: MissingPolicy = FAIL
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,9 @@ class Claims:
     custom: tuple[CustomClaim, ...] = ()
     issuer_template: Template | None = field(default=None, repr=False, compare=False)
     subject_template: Template | None = field(default=None, repr=False, compare=False)
+    issuer_missing: MissingPolicy = FAIL
+    subject_missing: MissingPolicy = FAIL
+    audience: Audience | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +135,8 @@ class Signature:
     public_key: Key | None = field(default=None, repr=False)
     next_key: NextKey | None = None
     retired_keys: tuple[RetiredKey, ...] = ()
+    # Protected header members besides alg / typ / kid (`typ` here overrides "JWT").
+    headers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,10 +145,14 @@ class Encryption:
     alg: str
     enc: str
     key_type: str  # "oct", "RSA" or "EC"
-    key: Key = field(repr=False)  # oct key, or the recipient's public key
+    key: Key | None = field(repr=False)  # oct key, or the recipient's public key; None for a jwks_url
     kid: str | None = None
     key_size: int | None = None
     curve: str | None = None
+    iterations: int | None = None  # PBES2 only: the PBKDF2 iteration count (`p2c`)
+    salt_bytes: int | None = None  # PBES2 only: random salt input (`p2s`) per token
+    jwks_url: str | None = None  # the recipient's key comes from this key set, chosen per request
+    jwks_refresh_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -135,3 +171,4 @@ class NodeConfig:
     signature: Signature | None
     encryption: Encryption | None
     store: Store | None
+    max_token_bytes: int | None = None

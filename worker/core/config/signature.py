@@ -8,15 +8,16 @@ from joserfc.jwk import Key
 
 from worker.core import algorithms as jwa
 from worker.core import keys as keyops
-from worker.core.config.fields import FAILED, Problems, obj, secret, string, unused
+from worker.core.config.fields import FAILED, Problems, kind, obj, secret, string, unused
+from worker.core.config.headers import parse_headers
 from worker.core.config.keyrules import jwk_fits, key_shape, key_type, oct_key
 from worker.core.config.model import Signature
 from worker.core.config.rotation import parse_rotation
 
 _PATH = "signature"
-_COMMON = ("type", "kid", "alg")
+_COMMON = ("type", "kid", "alg", "headers")
 _SYMMETRIC = ("password", "jwk")
-_ASYMMETRIC = ("key_type", "private_key", "public_key", "key_size", "curve")
+_ASYMMETRIC = ("key_type", "private_key", "private_key_password", "public_key", "key_size", "curve")
 _ROTATION = ("next_key", "retired_keys")  # extension: keys published before and after they sign
 
 
@@ -54,6 +55,7 @@ def _symmetric(
         problems.add(f"{_PATH}.alg", f"'{alg}' is not a symmetric signing algorithm ({jwa.listed(hmac_algs)})")
         alg = None
     found = oct_key(problems, d, _PATH, kek)
+    headers = parse_headers(problems, d.get("headers"), None, asymmetric=False)
     if found is None:
         return None
     key, source = found
@@ -70,7 +72,7 @@ def _symmetric(
         return None
     if not jwk_fits(problems, key, f"{_PATH}.{source}", alg, "sig"):
         return None
-    return Signature(type="symmetric", alg=alg, key_type="oct", key=key, kid=kid)
+    return Signature(type="symmetric", alg=alg, key_type="oct", key=key, kid=kid, headers=headers)
 
 
 def _asymmetric(
@@ -89,16 +91,11 @@ def _asymmetric(
         alg = None
     if d.get("private_key") is None:
         problems.add(f"{_PATH}.private_key", "required for asymmetric signatures")
+        parse_headers(problems, d.get("headers"), None, asymmetric=True)
         return None
-    material = secret(problems, d, _PATH, "private_key", kek)
-    if material is FAILED:
-        return None
-    try:
-        private = keyops.load_private(material)
-    except keyops.KeyProblem as exc:
-        problems.add(f"{_PATH}.private_key", str(exc))
-        return None
-    if kty is None:
+    private = _private_key(problems, d, kek)
+    headers = parse_headers(problems, d.get("headers"), private, asymmetric=True)
+    if private is None or kty is None:
         return None
     if private.key_type != kty:
         problems.add(f"{_PATH}.private_key", f"is an {private.key_type} key, key_type is {kty}")
@@ -122,7 +119,29 @@ def _asymmetric(
         public_key=public,
         next_key=next_key,
         retired_keys=retired_keys,
+        headers=headers,
     )
+
+
+def _private_key(problems: Problems, d: dict[str, Any], kek: Key | None) -> keyops.AsymmetricKey | None:
+    """`private_key`, opened with `private_key_password` when it is an encrypted PEM (either may be sealed)."""
+    material = secret(problems, d, _PATH, "private_key", kek)
+    password: object = None
+    if d.get("private_key_password") is not None:
+        password = secret(problems, d, _PATH, "private_key_password", kek)
+        if password is not FAILED and (not isinstance(password, str) or not password):
+            problems.add(f"{_PATH}.private_key_password", f"must be a non-empty string, got {kind(password)}")
+            password = FAILED
+    if material is FAILED or password is FAILED:
+        return None
+    assert password is None or isinstance(password, str)
+    try:
+        return keyops.load_private(material, password)
+    except keyops.PasswordProblem as exc:
+        problems.add(f"{_PATH}.private_key_password", str(exc))
+    except keyops.KeyProblem as exc:
+        problems.add(f"{_PATH}.private_key", str(exc))
+    return None
 
 
 def _public_half(problems: Problems, d: dict[str, Any], private: Key) -> tuple[bool, Key | None]:
