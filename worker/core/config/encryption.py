@@ -7,18 +7,17 @@ X.509 `certificate`, an inline `jwks`, or a `jwks_url` fetched by the worker
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from joserfc.jwk import Key
 
 from worker.core import algorithms as jwa
-from worker.core import certs, keysets
-from worker.core import keys as keyops
+from worker.core import keysets
 from worker.core.algorithms import DEFAULT_ENC
 from worker.core.config.fields import Problems, got, obj, string, unused
 from worker.core.config.keyrules import jwk_fits, key_shape, key_type, oct_key
 from worker.core.config.model import Encryption
+from worker.core.config.recipients import recipient_key
 from worker.core.jsonio import is_int
 
 _PATH = "encryption"
@@ -129,7 +128,7 @@ def _asymmetric(
         return _remote(problems, d, alg, enc, kid, kty)
     if d.get("jwks_refresh_seconds") is not None:
         problems.add(f"{_PATH}.jwks_refresh_seconds", "only used with encryption.jwks_url")
-    found = _recipient_key(problems, d, sources, kid, kty, alg)
+    found = recipient_key(problems, d, sources, kid, kty, alg)
     if found is None:
         return None
     key, source, key_kid = found
@@ -186,85 +185,3 @@ def _remote(
         jwks_url=url,
         jwks_refresh_seconds=refresh,
     )
-
-
-def _recipient_key(
-    problems: Problems, d: dict[str, Any], sources: list[str], kid: str | None, kty: str | None, alg: str | None
-) -> tuple[Key, str, str | None] | None:
-    """(the public key, the field it came from, the kid a key set gives it).
-
-    `public_key` and `public_jwk` may both be given (the same key); every other source stands alone.
-    """
-    if not sources:
-        problems.add(
-            f"{_PATH}.public_key", "required for asymmetric encryption (or public_jwk, certificate, jwks, jwks_url)"
-        )
-        return None
-    alone = [name for name in sources if name not in ("public_key", "public_jwk")]
-    if alone and len(sources) > 1:
-        others = jwa.either(name for name in sources if name != alone[0])
-        problems.add(f"{_PATH}.{alone[0]}", f"give one key source, not also {others}")
-        return None
-    if alone == ["certificate"]:
-        return _certificate(problems, d["certificate"], "certificate")
-    if alone == ["jwks"]:
-        return _inline_jwks(problems, d["jwks"], kid, kty, alg)
-    if alone:  # jwks_url alongside another source
-        return None
-    return _public_key(problems, d, sources)
-
-
-def _public_key(problems: Problems, d: dict[str, Any], given: list[str]) -> tuple[Key, str, str | None] | None:
-    """`public_key` (PEM, or a PEM certificate checked like `certificate`) and / or `public_jwk`."""
-    loaded: list[Key] = []
-    for name in given:
-        if name == "public_key" and certs.is_pem_certificate(d[name]):
-            found = _certificate(problems, d[name], name)
-            if found is not None:
-                loaded.append(found[0])
-            continue
-        try:
-            if name == "public_jwk":
-                loaded.append(keyops.load_public(keyops.parse_jwk(d[name])))
-            else:
-                loaded.append(keyops.load_public(d[name]))
-        except keyops.KeyProblem as exc:
-            problems.add(f"{_PATH}.{name}", str(exc))
-    if len(loaded) != len(given):
-        return None
-    if len(loaded) == 2 and not keyops.same_public_key(loaded[0], loaded[1]):
-        problems.add(f"{_PATH}.public_jwk", f"is not the same key as {_PATH}.public_key")
-        return None
-    return loaded[0], given[0], None
-
-
-def _certificate(problems: Problems, value: object, field: str) -> tuple[Key, str, str | None] | None:
-    """The subject public key of a PEM certificate that is valid now and may carry a content key."""
-    path = f"{_PATH}.{field}"
-    try:
-        cert = certs.from_pem(value)
-    except keyops.KeyProblem as exc:
-        problems.add(path, str(exc))
-        return None
-    if cert.expired(datetime.datetime.now(datetime.UTC)):
-        problems.add(path, f"certificate expired on {cert.not_after()}")
-        return None
-    if not cert.allows_key_transport():
-        problems.add(path, "certificate's key usage allows neither key encipherment (RSA) nor key agreement (EC)")
-        return None
-    return cert.public_key, field, None
-
-
-def _inline_jwks(
-    problems: Problems, value: object, kid: str | None, kty: str | None, alg: str | None
-) -> tuple[Key, str, str | None] | None:
-    path = f"{_PATH}.jwks"
-    try:
-        entries = keysets.parse_jwks(value)
-        if kty is None or alg is None:
-            return None
-        key, key_kid = keysets.select(entries, keysets.Wanted(kty, alg, kid))
-    except keyops.KeyProblem as exc:
-        problems.add(path, str(exc))
-        return None
-    return key, "jwks", key_kid
