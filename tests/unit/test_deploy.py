@@ -242,7 +242,7 @@ def test_k8s_manifests() -> None:
     ready = container["readinessProbe"]["httpGet"]
     assert ready["path"] == "/healthz" and resolve_port(container, ready["port"]) == WEB_PORT
     alive = container["livenessProbe"]["httpGet"]
-    assert alive["path"] in {"/healthz", "/metrics"} and resolve_port(container, alive["port"]) == WEB_PORT
+    assert alive["path"] == "/livez" and resolve_port(container, alive["port"]) == WEB_PORT
 
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
     assert {"memory"} <= set(container["resources"]["limits"])

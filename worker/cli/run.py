@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import click
 
@@ -31,15 +32,22 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     they form one consumer group ("<prefix>.worker") and share the requests
     topic's partitions.
 
+    An unreachable Kafka at start is waited for (JWTGEN_STARTUP_WAIT_SECONDS,
+    300; then exit 1); a stop never takes longer than
+    JWTGEN_SHUTDOWN_TIMEOUT_SECONDS (20; exit 75 when cut short).
+
     \b
     Environment: KAFKA_BOOTSTRAP_SERVERS, JWTGEN_TOPIC_PREFIX,
     JWTGEN_REQUEST_PARTITIONS (8), JWTGEN_REPLICATION_FACTOR (1),
     JWTGEN_KEK / JWTGEN_KEK_FILE (JWK that opens sealed secrets),
-    JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500).
+    JWTGEN_CONFIG_WAIT_SECONDS (2), JWTGEN_BATCH_MAX (500),
+    JWTGEN_GROUP_INSTANCE_ID (static membership, e.g. the pod name),
+    JWTGEN_STARTUP_WAIT_SECONDS, JWTGEN_SHUTDOWN_TIMEOUT_SECONDS,
+    JWTGEN_LOG_REPEAT_SECONDS (60), KAFKA_RECONNECT_BACKOFF_MAX_MS (1000).
     """
-    from faust.worker import Worker
-
     from worker.stream.app import create_app
+    from worker.stream.process import Worker
+    from worker.stream.startup import KafkaUnreachable, wait_for_kafka
     from worker.stream.topics import ensure_topics
 
     settings = settings_from_env(
@@ -47,16 +55,26 @@ def worker(web_port: int, web_host: str, bootstrap: str, prefix: str, log_level:
     )
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+
+    def create_topics() -> Awaitable[list[str]]:
+        names = TopicNames(settings.topic_prefix)
+        return ensure_topics(settings.kafka, names, settings.request_partitions, settings.replication_factor)
+
+    def say(line: str) -> None:
+        click.echo(f"jwtgen worker: {line}", err=True)
+
+    where = settings.kafka.describe()
     try:
-        loop.run_until_complete(
-            ensure_topics(
-                settings.kafka,
-                TopicNames(settings.topic_prefix),
-                settings.request_partitions,
-                settings.replication_factor,
-            )
-        )
+        loop.run_until_complete(wait_for_kafka(create_topics, where, settings.startup_wait_seconds, say))
+    except KafkaUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.kafka.describe()}: {exc}") from exc
+        raise click.ClickException(f"cannot use Kafka at {where}: {type(exc).__name__}: {exc}") from exc
     app = create_app(settings)
-    Worker(app, loglevel=settings.log_level, loop=loop).execute_from_commandline()
+    Worker(
+        app,
+        loglevel=settings.log_level,
+        loop=loop,
+        shutdown_seconds=settings.shutdown_timeout_seconds,
+        repeat_seconds=settings.log_repeat_seconds,
+    ).execute_from_commandline()

@@ -15,6 +15,9 @@ class ErrorCode(StrEnum):
     CLAIM_TYPE_MISMATCH = "CLAIM_TYPE_MISMATCH"
     SIGNING_FAILED = "SIGNING_FAILED"
     ENCRYPTION_FAILED = "ENCRYPTION_FAILED"
+    # The answer would exceed JWTGEN_MAX_ANSWER_BYTES: a property of the request
+    # (what it asks to store), not a bug, so it must not look like INTERNAL.
+    ANSWER_TOO_LARGE = "ANSWER_TOO_LARGE"
     INTERNAL = "INTERNAL"
 
 

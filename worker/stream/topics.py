@@ -62,8 +62,8 @@ async def ensure_topics(
         names.deadletter: NewTopic(names.deadletter, 1, replication),
     }
     admin = AIOKafkaAdminClient(**KafkaConnection.of(kafka).client_options())
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [topic for name, topic in wanted.items() if name not in existing]
         if missing:
