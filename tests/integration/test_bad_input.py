@@ -268,6 +268,18 @@ def test_a_storm_of_bad_input_is_answered_once_per_record_and_leaves_the_workers
         assert counts == {float(len(BAD_CONFIGS))}, counts
         assert {health(proc)[1]["invalid_configs"] for proc in (first, second)} == {len(BAD_CONFIGS)}
 
+        # A worker started afterwards, which answers nothing, counts the same and
+        # sums the invalid configs up in one line instead of one line each.
+        late = worker(prefix, kafka, tmp_path / "w3.log").start()
+        try:
+            assert gauge(late.metrics(), "jwtgen_configs_invalid") == len(BAD_CONFIGS)
+            late_problems = problem_lines(late.log())
+            summary = [line for line in late_problems if "config table caught up" in line]
+            assert len(summary) == 1 and f"{len(BAD_CONFIGS)} invalid" in summary[0], late_problems
+            assert not [line for line in late_problems if "is invalid:" in line], late_problems
+        finally:
+            late.stop()
+
         for proc in (first, second):
             text = proc.log()
             assert "Traceback" not in text and "internal error" not in text, text[-3000:]

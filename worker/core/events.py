@@ -66,7 +66,7 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
         event = jsonio.loads(value)
     except jsonio.NotUnicode as exc:
         # Answerable only when the execution id itself can be written back.
-        return _malformed_beyond_json(exc.value, exc.path, str(exc), jsonio.lone_surrogate) or Unanswerable(
+        return _malformed_beyond_json(exc.value, exc.path, str(exc), _not_unicode) or Unanswerable(
             f"value is not valid Unicode: {exc}"
         )
     except ValueError as exc:
@@ -145,14 +145,15 @@ def _too_deep(value: bytes) -> Malformed | None:
     except ValueError:
         return None
 
-    def where(part: Any) -> str | None:
-        return "cut" if jsonio.holds_pruned(part) else None
+    return _malformed_beyond_json(event, None, f"nested deeper than {jsonio.MAX_DEPTH} levels", jsonio.holds_pruned)
 
-    return _malformed_beyond_json(event, None, f"nested deeper than {jsonio.MAX_DEPTH} levels", where)
+
+def _not_unicode(part: Any) -> bool:
+    return jsonio.lone_surrogate(part) is not None
 
 
 def _malformed_beyond_json(
-    event: Any, path: str | None, problem: str, fault: Callable[[Any], str | None]
+    event: Any, path: str | None, problem: str, fault: Callable[[Any], bool]
 ) -> Malformed | None:
     """MALFORMED_EVENT for a document read only in part (too deep, not Unicode); None without a usable execution id.
 
@@ -162,12 +163,12 @@ def _malformed_beyond_json(
     if not isinstance(event, dict):
         return None
     execution_id = event.get("execution_id")
-    if not isinstance(execution_id, str) or not execution_id.strip() or fault(execution_id) is not None:
+    if not isinstance(execution_id, str) or not execution_id.strip() or fault(execution_id):
         return None
     if path is None:
-        path = next((_printable(key) for key, part in event.items() if fault(part) is not None), "value")
+        path = next((_printable(key) for key, part in event.items() if fault(part)), "value")
     message = problem if problem.startswith(f"{path}:") else f"{path}: {problem}"
-    echo = _echo({key: part for key, part in event.items() if fault(part) is None and fault(key) is None})
+    echo = _echo({key: part for key, part in event.items() if not fault(part) and not fault(key)})
     return Malformed(execution_id, NodeError(ErrorCode.MALFORMED_EVENT, message), echo)
 
 

@@ -90,9 +90,10 @@ def _printable(key: str) -> str:
     return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-# A string token (escapes included) or a bracket; brackets inside strings are
-# skipped as part of their string. The unrolled form keeps long strings linear.
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+# A string token (escapes included), or a run of opening or of closing
+# brackets; brackets inside strings are skipped as part of their string. Runs
+# and the unrolled string pattern keep the scan linear and mostly in C.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]+|[\]}]+', re.DOTALL)
 # What stands in for a pruned array or object: a string no sender would write.
 PRUNED = "\x00pruned"
 _PRUNED_JSON = b'"\\u0000pruned"'
@@ -109,19 +110,19 @@ def prune(data: bytes, max_depth: int) -> bytes | None:
     start = -1  # where the subtree being pruned opened
     copied = 0
     for match in _TOKEN.finditer(data):
-        char = match.group()[0:1]
-        if char == b'"':
+        run = match.group()
+        if run[:1] == b'"':
             continue
-        if char in (b"[", b"{"):
-            depth += 1
-            if depth == max_depth + 1:
-                start = match.start()
+        if run[:1] in (b"[", b"{"):
+            if depth <= max_depth < depth + len(run):
+                start = match.start() + (max_depth - depth)
+            depth += len(run)
         else:
-            if depth == max_depth + 1 and start >= 0:
+            if start >= 0 and depth - len(run) <= max_depth < depth:
                 parts += [data[copied:start], _PRUNED_JSON]
-                copied = match.end()
+                copied = match.start() + (depth - max_depth)
                 start = -1
-            depth -= 1
+            depth -= len(run)
     if not parts:
         return None
     parts.append(data[copied:])

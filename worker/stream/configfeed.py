@@ -40,7 +40,7 @@ class ConfigFeed:
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._positions: dict[TopicPartition, int] = {}
-        self._invalid_at_start: list[str] = []  # ids found invalid while reading the topic from its start
+        self._invalid_at_start: dict[str, None] = {}  # ids found invalid while reading the topic from its start
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -127,7 +127,7 @@ class ConfigFeed:
                 more = f" and {invalid - 10} more" if invalid > 10 else ""
                 log.warning(
                     "config table caught up: %d configs, %d invalid (%s%s): requests for them fail with "
-                    "CONFIG_INVALID; `jwtgen config validate` lists the problems",
+                    "CONFIG_INVALID, whose message lists the problems",
                     held,
                     invalid,
                     shown,
@@ -148,8 +148,7 @@ class ConfigFeed:
             return
         if not self.ready.is_set():
             # Reading the topic from its start: one summary line once caught up.
-            if config_id not in self._invalid_at_start:
-                self._invalid_at_start.append(config_id)
+            self._invalid_at_start[config_id] = None
             return
         # Once per record; problems name fields, never key material.
         log.warning(
