@@ -57,8 +57,10 @@ def test_a_clean_join_and_a_clean_leave_answer_every_request_once(kafka: str, tm
 
 def test_a_killed_static_member_restarts_without_a_rebalance_and_loses_nothing(kafka: str, tmp_path: Path) -> None:
     prefix = unique_prefix("static")
-    a = worker(prefix, kafka, tmp_path / "a.log", JWTGEN_GROUP_INSTANCE_ID="worker-a").start()
-    b = worker(prefix, kafka, tmp_path / "b.log", JWTGEN_GROUP_INSTANCE_ID="worker-b").start()
+    # The restart must beat the session timeout; leave room for a busy machine.
+    session = {"JWTGEN_SESSION_TIMEOUT_SECONDS": 30}
+    a = worker(prefix, kafka, tmp_path / "a.log", JWTGEN_GROUP_INSTANCE_ID="worker-a", **session).start()
+    b = worker(prefix, kafka, tmp_path / "b.log", JWTGEN_GROUP_INSTANCE_ID="worker-b", **session).start()
     restarted: WorkerProcess | None = None
     io = KafkaIO(kafka, prefix).open()
     try:
@@ -69,7 +71,7 @@ def test_a_killed_static_member_restarts_without_a_rebalance_and_loses_nothing(k
         a_before = a.log().count("Revoking previously assigned partitions")
         killed_at = time.time()
         kill(b)  # SIGKILL: no leave, no commit
-        restarted = spawn(worker(prefix, kafka, tmp_path / "b2.log", JWTGEN_GROUP_INSTANCE_ID="worker-b"))
+        restarted = spawn(worker(prefix, kafka, tmp_path / "b2.log", JWTGEN_GROUP_INSTANCE_ID="worker-b", **session))
         keep_loading_until(load, in_background(lambda: wait_until(lambda: restarted.health()[0] == 200, 90, "")), 90)
         load.run_for(8)
         load.drain(90)

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests.kafkaio import REPO, KafkaIO, WorkerProcess, free_port, unique_prefix
+from worker.core.errors import ErrorCode
 
 pytestmark = pytest.mark.integration
 
@@ -224,7 +225,7 @@ def test_prometheus_scrapes_the_worker_and_loads_the_rules(kafka: str, tmp_path:
         prometheus.wait_value(answers + ', outcome="Failure", code="VARIABLE_NOT_FOUND"}', 1)
         # Every other code's series exists from the start, at 0.
         others = prometheus.query(answers + ', outcome="Failure", code!="VARIABLE_NOT_FOUND"}')
-        assert len(others) == 9 and all(float(o["value"][1]) == 0 for o in others), others
+        assert len(others) == len(ErrorCode) - 1 and all(float(o["value"][1]) == 0 for o in others), others
         prometheus.wait_value(answers + ', outcome="deadletter"}', 1)
         prometheus.wait_value(f'jwtgen_request_seconds_count{{job="{JOB}"}}', 1)
         prometheus.wait_value(f'jwtgen_config_table_ready{{job="{JOB}"}}', 1)
