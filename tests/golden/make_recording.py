@@ -4,7 +4,7 @@
     .venv/bin/python -m tests.golden.make_recording --bootstrap 127.0.0.1:9092
 
 Run it again (and commit tests/golden/golden.jsonl) when a change to the engine
-is meant to change answers: tests/unit/test_replay_golden.py and
+is meant to change answers: tests/unit/replay/test_golden.py and
 tests/integration/test_replay.py replay the recording and require 0
 differences. The keys are test keys, committed in tests/golden/keys.json
 (`--new-keys` makes new ones); the script derives the key-encryption key
@@ -22,7 +22,7 @@ What it covers, in three phases separated by config changes:
 - every failure code a request can reach: MALFORMED_EVENT,
   FLOW_TYPE_NOT_SUPPORTED, CONFIG_NOT_FOUND (unknown id, version not arrived,
   deleted config), CONFIG_VERSION_MISMATCH, CONFIG_INVALID (a rule broken, not
-  JSON), VARIABLE_NOT_FOUND, CLAIM_TYPE_MISMATCH, INTERNAL (an answer over the
+  JSON), VARIABLE_NOT_FOUND, CLAIM_TYPE_MISMATCH, ANSWER_TOO_LARGE (an answer over the
   size limit). SIGNING_FAILED and ENCRYPTION_FAILED cannot be reached: every
   config is probed with a signature and an encryption when it is compiled;
 - dead letters (not JSON, not an object, no execution id, a tombstone, bytes
@@ -413,7 +413,7 @@ def failure_requests(phase: int) -> list[Outgoing]:
     p = f"p{phase}"
     out = []
     if phase == 1:  # once: the recording holds the whole request
-        # An answer over the size limit (JWTGEN_MAX_ANSWER_BYTES, 1 000 000): INTERNAL.
+        # An answer over the size limit (JWTGEN_MAX_ANSWER_BYTES, 1 000 000): ANSWER_TOO_LARGE.
         out.append(as_record(request("too-big", "big-claims", 1, store={**store(1), "blob": "x" * 450_000})))
     out += [
         as_record(request(f"malformed-flow-{p}", "hs256-password", 1, flow="checkout")),

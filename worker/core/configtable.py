@@ -1,8 +1,12 @@
 """The node configs every worker holds in full, keyed by config id.
 
-Records from the compacted configs topic are applied in order; a config is
-compiled (validated, keys parsed) once, on first use, and the compiled form is
-reused until a new record for its id replaces it.
+Records from the compacted configs topic are applied in order. Each is checked
+when it arrives against every rule that is cheap (shape, fields, templates,
+symmetric, EC and OKP keys), so every worker reading the topic finds the same
+configs invalid whatever requests it got. Only the RSA private key, whose
+import costs tens of milliseconds, waits for the first request using the
+config: the config is then compiled (keys parsed, probe signature) once, and
+the compiled form reused until a new record for its id replaces it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import orjson
 
 from worker.core import engine
-from worker.core.config import ConfigInvalid
+from worker.core.config import ConfigInvalid, parse_config
 from worker.core.errors import ErrorCode, NodeError
 from worker.core.keysets import DEFAULT_REFRESH_SECONDS, KeySets
 
@@ -26,10 +30,40 @@ log = logging.getLogger(__name__)
 class ConfigEntry:
     raw: Any = field(repr=False)  # holds key material
     version: int | None
-    problem: str | None = None  # set when the record itself is unusable
+    arrival_problems: list[str] = field(default_factory=list)  # found when the record arrived
     compiled: engine.CompiledConfig | None = field(default=None, repr=False)
     problems: list[str] | None = None  # set once compiling failed
     published_at: float | None = None  # the record's timestamp (epoch seconds), the same on every worker
+
+
+# Fields left for the first use: importing an RSA private key checks it, which
+# costs 40 ms or so, and a worker may hold thousands of configs it never uses.
+_DEFERRED_FIELD = "private_key"
+_CHEAP_KEY_TYPES = ("EC", "OKP")
+
+
+def arrival_problems(raw: dict[str, Any], config_id: str, kek: Any = None) -> list[str]:
+    """Every problem of a config record found without importing an RSA private key."""
+    problems = []
+    if raw.get("id") != config_id:
+        problems.append(f"id: '{raw.get('id')}' does not equal the record key '{config_id}'")
+    signature = raw.get("signature")
+    deferred = (
+        isinstance(signature, dict)
+        and signature.get("type") == "asymmetric"
+        and signature.get("key_type") not in _CHEAP_KEY_TYPES
+        and signature.get(_DEFERRED_FIELD) is not None
+    )
+    if deferred and isinstance(signature, dict):
+        raw = {**raw, "signature": {**signature, _DEFERRED_FIELD: None}}
+    try:
+        parse_config(raw, kek)
+    except ConfigInvalid as exc:
+        skipped = f"signature.{_DEFERRED_FIELD}"
+        problems += [p for p in exc.problems if not (deferred and p.startswith(skipped))]
+    except Exception as exc:  # a validator bug must not take the feed down with the record
+        problems.append(f"config: cannot be validated (unexpected {type(exc).__name__})")
+    return problems
 
 
 class ConfigTable:
@@ -60,17 +94,16 @@ class ConfigTable:
         try:
             raw = orjson.loads(value)
         except orjson.JSONDecodeError:
-            self._entries[config_id] = ConfigEntry(None, None, "the config record is not valid JSON")
+            self._entries[config_id] = ConfigEntry(None, None, ["the config record is not valid JSON"])
             return config_id
         if not isinstance(raw, dict):
-            self._entries[config_id] = ConfigEntry(None, None, "the config record is not a JSON object")
+            self._entries[config_id] = ConfigEntry(None, None, ["the config record is not a JSON object"])
             return config_id
         version = raw.get("version")
         version = version if isinstance(version, int) and not isinstance(version, bool) else None
-        problem = None
-        if raw.get("id") != config_id:
-            problem = f"id: '{raw.get('id')}' does not equal the record key '{config_id}'"
-        self._entries[config_id] = ConfigEntry(raw, version, problem, published_at=published_at)
+        self._entries[config_id] = ConfigEntry(
+            raw, version, arrival_problems(raw, config_id, self._kek), published_at=published_at
+        )
         self._track_key_set(config_id, raw)
         return config_id
 
@@ -84,6 +117,11 @@ class ConfigTable:
         if not isinstance(refresh, int) or isinstance(refresh, bool):
             refresh = DEFAULT_REFRESH_SECONDS
         self.keysets.track(config_id, url if isinstance(url, str) else None, refresh)
+
+    def problems_of(self, config_id: str) -> list[str]:
+        """What was found wrong with a config when it arrived (empty when it passed, or is unknown)."""
+        entry = self._entries.get(config_id)
+        return [] if entry is None else list(entry.arrival_problems)
 
     def version_of(self, config_id: str) -> int | None:
         entry = self._entries.get(config_id)
@@ -115,8 +153,8 @@ class ConfigTable:
                     f"config.version: version {version} of '{config_id}' has not arrived "
                     f"(version {entry.version} is loaded)",
                 )
-        if entry.problem is not None:
-            raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': {entry.problem}")
+        if entry.arrival_problems:
+            raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.arrival_problems))
         if entry.compiled is None and entry.problems is None:
             self.compilations += 1
             try:
@@ -155,6 +193,10 @@ class ConfigTable:
                 yield found
 
     def summary(self) -> tuple[int, int]:
-        """(configs held, configs known to be invalid)."""
-        invalid = sum(1 for e in self._entries.values() if e.problem is not None or e.problems is not None)
+        """(configs held, configs found invalid when they arrived).
+
+        Failures found only at first use (an RSA private key) are left out, so
+        the count is the same on every worker that read the same records.
+        """
+        invalid = sum(1 for e in self._entries.values() if e.arrival_problems)
         return len(self._entries), invalid

@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     # The encryption key set of a jwks_url is not cached yet, or lacks the key:
     # the worker keeps fetching it, so a retry may succeed.
     KEY_UNAVAILABLE = "KEY_UNAVAILABLE"
+    # The answer would exceed JWTGEN_MAX_ANSWER_BYTES: a property of the request
+    # (what it asks to store), not a bug, so it must not look like INTERNAL.
+    ANSWER_TOO_LARGE = "ANSWER_TOO_LARGE"
     INTERNAL = "INTERNAL"
 
 

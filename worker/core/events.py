@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,19 +64,20 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
         return Unanswerable("value is empty (a tombstone or null record)")
     try:
         event = jsonio.loads(value)
+    except jsonio.NotUnicode as exc:
+        # Answerable only when the execution id itself can be written back.
+        return _malformed_beyond_json(exc.value, exc.path, str(exc), _not_unicode) or Unanswerable(
+            f"value is not valid Unicode: {exc}"
+        )
     except ValueError as exc:
-        return Unanswerable(f"value is not valid JSON: {exc}")
+        return _too_deep(value) or Unanswerable(f"value is not valid JSON: {exc}")
     if not isinstance(event, dict):
         return Unanswerable(f"value is JSON {type(event).__name__}, not an object")
     execution_id = event.get("execution_id")
     if not isinstance(execution_id, str) or not execution_id.strip():
         return Unanswerable("execution_id is missing or not a non-empty string")
 
-    echo = {
-        "flow": event.get("flow") if isinstance(event.get("flow"), dict) else {},
-        "node": event.get("node") if isinstance(event.get("node"), dict) else {},
-        "config": _config_echo(event.get("config")),
-    }
+    echo = _echo(event)
 
     def malformed(message: str) -> Malformed:
         return Malformed(execution_id, NodeError(ErrorCode.MALFORMED_EVENT, message), echo)
@@ -118,6 +120,60 @@ def parse_request(value: bytes | None) -> Request | Malformed | Unanswerable:
             echo,
         )
     return Request(execution_id, flow, node, config_id, version, store, issued_at)
+
+
+# How deep a document nested beyond every parser's limit is read to find its
+# execution id and echo; anything deeper is cut (jsonio.prune).
+_PRUNE_DEPTH = 64
+
+
+def _echo(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "flow": event.get("flow") if isinstance(event.get("flow"), dict) else {},
+        "node": event.get("node") if isinstance(event.get("node"), dict) else {},
+        "config": _config_echo(event.get("config")),
+    }
+
+
+def _too_deep(value: bytes) -> Malformed | None:
+    """A Failure for a JSON object nested deeper than any parser goes, when its execution id is usable."""
+    pruned = jsonio.prune(value, _PRUNE_DEPTH)
+    if pruned is None:
+        return None
+    try:
+        event = jsonio.loads(pruned)
+    except ValueError:
+        return None
+
+    return _malformed_beyond_json(event, None, f"nested deeper than {jsonio.MAX_DEPTH} levels", jsonio.holds_pruned)
+
+
+def _not_unicode(part: Any) -> bool:
+    return jsonio.lone_surrogate(part) is not None
+
+
+def _malformed_beyond_json(
+    event: Any, path: str | None, problem: str, fault: Callable[[Any], bool]
+) -> Malformed | None:
+    """MALFORMED_EVENT for a document read only in part (too deep, not Unicode); None without a usable execution id.
+
+    `fault(part)` tells whether a part of the document is affected: such parts
+    are not echoed, and the first top-level member affected names the problem.
+    """
+    if not isinstance(event, dict):
+        return None
+    execution_id = event.get("execution_id")
+    if not isinstance(execution_id, str) or not execution_id.strip() or fault(execution_id):
+        return None
+    if path is None:
+        path = next((_printable(key) for key, part in event.items() if fault(part)), "value")
+    message = problem if problem.startswith(f"{path}:") else f"{path}: {problem}"
+    echo = _echo({key: part for key, part in event.items() if not fault(part) and not fault(key)})
+    return Malformed(execution_id, NodeError(ErrorCode.MALFORMED_EVENT, message), echo)
+
+
+def _printable(key: object) -> str:
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _config_echo(config: object) -> dict[str, Any]:

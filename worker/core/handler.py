@@ -68,10 +68,16 @@ def answer(
         result = _answer(record, parsed, table, audit)
         if len(result.value) <= max_bytes:
             return result
-        return _shrunk(record, parsed, result, max_bytes)
+        return _shrunk(record, parsed, result, max_bytes, table)
+    except _Unwritable:  # not a bug: what the request holds cannot be written back
+        return _last_resort(record, parsed, "answer could not be written (the execution id cannot be encoded)")
     except Exception as exc:
         _log_internal(exc, parsed)
         return _last_resort(record, parsed, f"answer could not be written ({type(exc).__name__})")
+
+
+class _Unwritable(Exception):
+    """Not even a Failure without the echo can be written for this request."""
 
 
 def _answer(
@@ -108,22 +114,33 @@ def _answer(
 
 
 def _shrunk(
-    record: RecordRef, parsed: events.Request | events.Malformed | events.Unanswerable, result: Answer, max_bytes: int
+    record: RecordRef,
+    parsed: events.Request | events.Malformed | events.Unanswerable,
+    result: Answer,
+    max_bytes: int,
+    table: ConfigTable,
 ) -> Answer:
     """An answer that fits: the request itself stays in its topic for anyone who needs it."""
     size = len(result.value)
-    if isinstance(parsed, events.Unanswerable):
-        reason = f"{parsed.reason}; the {len(record.value or b'')}-byte value is not copied (over {max_bytes} bytes)"
-        value = events.dead_letter(reason, record.topic, record.partition, record.offset, record.key, None)
-        return Answer(Route.DEADLETTER, record.key, value, "")
-    error = NodeError(
-        ErrorCode.INTERNAL,
-        f"answer: {size} bytes is over the {max_bytes}-byte limit (JWTGEN_MAX_ANSWER_BYTES); "
-        "store fewer attributes or smaller claims",
-    )
-    return Answer(
-        Route.FAILURE, _key(record, parsed), events.failure_without_echo(parsed.execution_id, error), error.code.value
-    )
+    if not isinstance(parsed, events.Unanswerable):
+        error = NodeError(
+            ErrorCode.ANSWER_TOO_LARGE,
+            f"answer: {size} bytes is over the {max_bytes}-byte limit (JWTGEN_MAX_ANSWER_BYTES); "
+            "store fewer attributes or smaller claims",
+        )
+        version = table.version_of(parsed.config_id) if isinstance(parsed, events.Request) else None
+        failure = _failure(_key(record, parsed), parsed, error, version)
+        if len(failure.value) > max_bytes:  # the echoed flow and node alone are too large
+            value = events.failure_without_echo(parsed.execution_id, error)
+            failure = Answer(Route.FAILURE, failure.key, value, error.code.value)
+        if len(failure.value) <= max_bytes:
+            return failure
+        why = f"answer of {size} bytes is over the {max_bytes}-byte limit and so is the execution id"
+    else:
+        why = parsed.reason
+    reason = f"{why}; the {len(record.value or b'')}-byte value is not copied (over {max_bytes} bytes)"
+    value = events.dead_letter(reason, record.topic, record.partition, record.offset, record.key, None)
+    return Answer(Route.DEADLETTER, record.key, value, "")
 
 
 def _last_resort(
@@ -147,11 +164,13 @@ def _key(record: RecordRef, parsed: events.Request | events.Malformed) -> bytes:
 def _log_internal(exc: BaseException, parsed: object) -> None:
     # Log the type and the stack but never the exception text: a crypto
     # library's message may quote key material.
+    # One record per request; the worker's log handler limits how often the
+    # same line repeats (worker/stream/logs.py), so a sender cannot flood it.
     stack = "".join(traceback.format_tb(exc.__traceback__))
-    execution = getattr(parsed, "execution_id", "?")
+    execution = str(getattr(parsed, "execution_id", "?")).encode("utf-8", "backslashreplace").decode("utf-8")
     # The ids also travel as fields, for structured logs (JWTGEN_LOG_FORMAT=json).
-    ids = {"execution_id": execution, "config_id": getattr(parsed, "config_id", None)}
-    log.error("internal error answering execution %s: %s\n%s", execution, type(exc).__name__, stack, extra=ids)
+    ids = {"execution_id": execution[:200], "config_id": getattr(parsed, "config_id", None)}
+    log.error("internal error answering execution %s: %s\n%s", execution[:200], type(exc).__name__, stack, extra=ids)
 
 
 def _failure(
@@ -160,7 +179,10 @@ def _failure(
     try:
         value = events.failure(request, error, version)
     except ValueError:  # the echoed flow or node cannot be written back: leave them out
-        value = events.failure_without_echo(request.execution_id, error)
+        try:
+            value = events.failure_without_echo(request.execution_id, error)
+        except ValueError:
+            raise _Unwritable from None
     return Answer(Route.FAILURE, key, value, error.code.value)
 
 

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections import Counter
 from typing import Any, cast
+from urllib.parse import quote
 
 import faust
 import mode
@@ -22,12 +23,14 @@ from worker.core.handler import Route
 from worker.core.keysets import KeySets
 from worker.core.sealed import import_kek
 from worker.stream import jwksweb, lag, metrics
+from worker.stream.brokerwatch import BrokerWatch
 from worker.stream.configfeed import ConfigFeed
 from worker.stream.faustkafka import faust_options
 from worker.stream.keysets import KeySetFetcher
 from worker.stream.settings import Settings
 from worker.stream.sink import BatchSink, Outgoing
 from worker.stream.topics import TopicNames
+from worker.stream.transport import KafkaTuning, TunedApp
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +65,28 @@ class KeySetFetcherService(mode.Service):
         self.fetcher.stop()
 
 
+def _static_member_url(instance_id: str | None) -> dict[str, Any]:
+    # A static member rejoining gets its previous assignment back from the
+    # broker, and Faust's assignor insists that it names this worker's URL
+    # (host and web port): derive the URL from the instance id, so that a
+    # restart on another port or address still matches. The URL serves only
+    # Faust's table routing, which this app does not use.
+    return {} if instance_id is None else {"canonical_url": f"http://{quote(instance_id, safe='')}.static"}
+
+
 def create_app(settings: Settings) -> faust.App:
     names = TopicNames(settings.topic_prefix)
     # Faust wants a data dir even without tables; keep it out of the cwd.
     data_dir = settings.data_dir or os.path.join(tempfile.gettempdir(), f"jwtgen-{settings.group_id}")
-    app = faust.App(
+    app = TunedApp(
         settings.group_id,
         datadir=data_dir,
         broker_session_timeout=settings.session_timeout_seconds,
+        # Static membership (KIP-345) when an instance id is set: a worker that
+        # restarts within the session timeout gets its partitions back without
+        # a rebalance of the group.
+        consumer_group_instance_id=settings.group_instance_id,
+        **_static_member_url(settings.group_instance_id),
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 5),
         **faust_options(settings.kafka),
         key_serializer="raw",
@@ -94,6 +111,13 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=4 * settings.batch_max,
         broker_max_poll_records=settings.batch_max,
     )
+    app.tuning = KafkaTuning(
+        reconnect_backoff_max_seconds=settings.reconnect_backoff_max_seconds,
+        # The consumer stop and the revocation commit fit in the whole stop's bound.
+        consumer_stop_seconds=min(5.0, settings.shutdown_timeout_seconds / 3),
+        revoke_commit_seconds=settings.session_timeout_seconds / 2,
+        leave_group_on_stop=settings.leave_group_on_shutdown,
+    )
     requests_topic = app.topic(names.requests, key_type=bytes, value_type=bytes, internal=False)
 
     def fatal(exc: BaseException) -> None:
@@ -114,13 +138,22 @@ def create_app(settings: Settings) -> faust.App:
     given_up: dict[tuple[str, int | None], float] = {}
     keysets = KeySets()
     table = ConfigTable(kek=import_kek(settings.kek), keysets=keysets)
-    feed = ConfigFeed(settings.kafka, names.configs, table)
+    feed = ConfigFeed(settings.kafka, names.configs, table, settings.reconnect_backoff_max_seconds)
     app.service(ConfigFeedService(feed))  # type: ignore[arg-type]
     # Lag, assignment and rebalances of the requests topic; the key sets verifiers fetch.
     progress = lag.install(app, names.requests, settings.group_id)
     jwksweb.install(app, table)
     fetcher = KeySetFetcher(keysets, settings.jwks_ca_file, settings.jwks_timeout_seconds)
     app.service(KeySetFetcherService(fetcher))  # type: ignore[arg-type]
+
+    def assigned() -> int:
+        try:
+            return len(app.consumer.assignment())
+        except Exception:  # the consumer has not started yet
+            return 0
+
+    watch = BrokerWatch(feed.probe, settings.kafka.describe(), assigned, settings.log_repeat_seconds)
+    app.service(watch)  # type: ignore[arg-type]
 
     @app.agent(requests_topic, name="answer-requests")
     async def answer_requests(stream: faust.StreamT[bytes]) -> None:
@@ -188,7 +221,6 @@ def create_app(settings: Settings) -> faust.App:
             metrics.ANSWERS.labels(route, code).inc(count)
         if table.compilations != compilations:
             metrics.CONFIG_COMPILATIONS.inc(table.compilations - compilations)
-            metrics.CONFIGS_INVALID.set(table.summary()[1])  # compiling may have found some
 
     def _handed_over(batch: Any) -> None:
         # The answers are with the producer: end-to-end latency and answered offsets (lag).
@@ -202,9 +234,25 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:
+        # Readiness: fails while the config table is behind or Kafka is
+        # unreachable, so rollouts wait; liveness is /livez.
         held, invalid = table.summary()
-        body = {"ready": feed.ready.is_set(), "configs": held, "invalid_configs": invalid}
-        return view.json(body, status=200 if feed.ready.is_set() else 503)
+        ready = feed.ready.is_set() and watch.reachable
+        body = {
+            "ready": ready,
+            "config_table_ready": feed.ready.is_set(),
+            "kafka": {"reachable": watch.reachable, "unreachable_seconds": round(watch.unreachable_for(), 1)},
+            "partitions": {"assigned": assigned(), "rebalancing": bool(app.rebalancing)},
+            "configs": held,
+            "invalid_configs": invalid,
+        }
+        return view.json(body, status=200 if ready else 503)
+
+    @app.page("/livez")
+    async def livez(view: View, request: Request) -> Response:
+        # Answers while the event loop runs. Never about Kafka: restarting a
+        # worker does not bring a broker back, and it does lose its place.
+        return view.json({"alive": True})
 
     @app.page("/metrics")
     async def prometheus(view: View, request: Request) -> Response:

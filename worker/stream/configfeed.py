@@ -17,14 +17,21 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from worker.core.configtable import ConfigTable
 from worker.stream import metrics
+from worker.stream.backoff import add_reconnect_backoff
 from worker.stream.connection import KafkaConnection
+from worker.stream.repeats import keyed
 
 log = logging.getLogger(__name__)
 
+STOP_SECONDS = 3.0
+
 
 class ConfigFeed:
-    def __init__(self, kafka: KafkaConnection, topic: str, table: ConfigTable) -> None:
+    def __init__(
+        self, kafka: KafkaConnection, topic: str, table: ConfigTable, reconnect_backoff_max_seconds: float = 1.0
+    ) -> None:
         self.kafka = kafka
+        self.reconnect_backoff_max_seconds = reconnect_backoff_max_seconds
         self.topic = topic
         self.table = table
         self.ready = asyncio.Event()
@@ -33,6 +40,7 @@ class ConfigFeed:
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._positions: dict[TopicPartition, int] = {}
+        self._invalid_at_start: dict[str, None] = {}  # ids found invalid while reading the topic from its start
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -42,6 +50,7 @@ class ConfigFeed:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
+        add_reconnect_backoff(consumer._client, self.reconnect_backoff_max_seconds)
         await consumer.start()
         partitions = consumer.partitions_for_topic(self.topic)
         for _ in range(50):
@@ -65,11 +74,20 @@ class ConfigFeed:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self._consumer is not None:
-            await self._consumer.stop()
+            # With Kafka gone, aiokafka's stop can wait on its fetcher for long:
+            # nothing is committed here, so a bounded wait loses nothing.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                async with asyncio.timeout(STOP_SECONDS):
+                    await self._consumer.stop()
 
     async def _end_offsets(self) -> dict[TopicPartition, int]:
         assert self._consumer is not None
         return await self._consumer.end_offsets(self._partitions)
+
+    async def probe(self) -> None:
+        """Ask the configs topic's leaders for their end offsets: raises (or hangs) while Kafka is unreachable."""
+        if self._consumer is not None:
+            await self._end_offsets()
 
     async def _run(self) -> None:
         assert self._consumer is not None
@@ -95,7 +113,7 @@ class ConfigFeed:
                 # The record's timestamp is the same on every worker: retired keys are published from it.
                 stamp = record.timestamp
                 published_at = stamp / 1000 if stamp is not None and stamp >= 0 else None
-                self.table.apply(record.key, record.value, published_at)
+                self._apply(record.key, record.value, published_at)
         for tp in self._partitions:
             self._positions[tp] = await self._consumer.position(tp)
         if batches:
@@ -105,9 +123,44 @@ class ConfigFeed:
         if not self.ready.is_set() and self._reached(startup_ends):
             self.ready.set()
             metrics.CONFIG_TABLE_READY.set(1)
-            log.info("config table caught up: %d configs", len(self.table))
+            held, invalid = self.table.summary()
+            if invalid:
+                still = [cid for cid in self._invalid_at_start if self.table.problems_of(cid)]
+                shown = ", ".join(f"'{cid}'" for cid in still[:10])
+                more = f" and {invalid - 10} more" if invalid > 10 else ""
+                log.warning(
+                    "config table caught up: %d configs, %d invalid (%s%s): requests for them fail with "
+                    "CONFIG_INVALID, whose message lists the problems",
+                    held,
+                    invalid,
+                    shown,
+                    more,
+                )
+            else:
+                log.info("config table caught up: %d configs", held)
+            self._invalid_at_start.clear()
         async with self._progress:
             self._progress.notify_all()
+
+    def _apply(self, key: bytes | None, value: bytes | None, published_at: float | None) -> None:
+        config_id = self.table.apply(key, value, published_at)
+        if config_id is None or value is None:
+            return
+        problems = self.table.problems_of(config_id)
+        if not problems:
+            return
+        if not self.ready.is_set():
+            # Reading the topic from its start: one summary line once caught up.
+            self._invalid_at_start[config_id] = None
+            return
+        # Once per record; problems name fields, never key material.
+        log.warning(
+            "config '%s' version %s is invalid: %s",
+            config_id,
+            self.table.version_of(config_id),
+            "; ".join(problems),
+            extra={**keyed(("config invalid", config_id)), "config_id": config_id},
+        )
 
     def _reached(self, ends: dict[TopicPartition, int]) -> bool:
         return all(self._positions.get(tp, -1) >= end for tp, end in ends.items())

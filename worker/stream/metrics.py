@@ -38,7 +38,19 @@ REQUEST_SECONDS = Histogram(
     registry=REGISTRY,
 )
 CONFIGS = Gauge("jwtgen_configs", "Configs held in this worker's table", registry=REGISTRY)
-CONFIGS_INVALID = Gauge("jwtgen_configs_invalid", "Configs known to be invalid", registry=REGISTRY)
+CONFIGS_INVALID = Gauge(
+    "jwtgen_configs_invalid",
+    "Configs found invalid when they arrived (every rule but the RSA private key's, checked at first use)",
+    registry=REGISTRY,
+)
+KAFKA_REACHABLE = Gauge(
+    "jwtgen_kafka_reachable",
+    "1 while this worker's probe of Kafka succeeds, 0 while Kafka is unreachable",
+    registry=REGISTRY,
+)
+ASSIGNED_PARTITIONS = Gauge(
+    "jwtgen_assigned_partitions", "Partitions of the requests topic assigned to this worker", registry=REGISTRY
+)
 CONFIG_COMPILATIONS = Counter(
     "jwtgen_config_compilations", "Configs compiled (validated, keys parsed)", registry=REGISTRY
 )
@@ -51,6 +63,7 @@ CONFIG_WAITS = Counter(
 
 # Every answer series exists from the start at 0, so rate() and increase()
 # see the first dead letter or failure of a code instead of a new series at 1.
+KAFKA_REACHABLE.set(1)  # the worker starts only once Kafka answered
 ANSWERS.labels("True", "")
 ANSWERS.labels("deadletter", "")
 for _code in ErrorCode:
@@ -78,9 +91,6 @@ END_TO_END_SECONDS = Histogram(
     registry=REGISTRY,
 )
 IN_FLIGHT = Gauge("jwtgen_in_flight_requests", "Requests taken from Kafka and not yet answered", registry=REGISTRY)
-ASSIGNED_PARTITIONS = Gauge(
-    "jwtgen_assigned_partitions", "Partitions of the requests topic assigned to this worker", registry=REGISTRY
-)
 REBALANCES = Counter(
     "jwtgen_rebalances",
     "Consumer-group rebalances this worker took part in (its first join included)",

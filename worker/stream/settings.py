@@ -55,6 +55,29 @@ def _positive_seconds(name: str, text: str) -> float:
     return value
 
 
+def _seconds(name: str, text: str) -> float:
+    """A number of seconds >= 0 (0 turns the wait off)."""
+    if text.strip() == "0":
+        return 0.0
+    return _positive_seconds(name, text)
+
+
+def _milliseconds(name: str, text: str) -> float:
+    """Milliseconds (Kafka's unit for its client properties), as seconds."""
+    return _positive_seconds(name, text) / 1000.0
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _boolean(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{name}={text!r} must be true or false")
+    return value in _TRUE
+
+
 def _text(name: str, text: str) -> str:
     return text
 
@@ -87,16 +110,6 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
         return value
 
     return read
-
-
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
-def _boolean(name: str, text: str) -> bool:
-    value = text.strip().lower()
-    if value not in _TRUE + _FALSE:
-        raise SettingsError(f"{name}={text!r} must be true or false")
-    return value in _TRUE
 
 
 _LOG_FORMATS = ("text", "json")
@@ -135,6 +148,12 @@ ENVIRONMENT: dict[str, tuple[str, Reader]] = {
     "audit": ("JWTGEN_AUDIT", _boolean),
     "jwks_ca_file": ("JWTGEN_JWKS_CA_FILE", _readable_file),
     "jwks_timeout_seconds": ("JWTGEN_JWKS_TIMEOUT_SECONDS", _positive_seconds),
+    "startup_wait_seconds": ("JWTGEN_STARTUP_WAIT_SECONDS", _seconds),
+    "shutdown_timeout_seconds": ("JWTGEN_SHUTDOWN_TIMEOUT_SECONDS", _positive_seconds),
+    "log_repeat_seconds": ("JWTGEN_LOG_REPEAT_SECONDS", _positive_seconds),
+    "group_instance_id": ("JWTGEN_GROUP_INSTANCE_ID", _text),
+    "leave_group_on_shutdown": ("JWTGEN_LEAVE_GROUP_ON_SHUTDOWN", _boolean),
+    "reconnect_backoff_max_seconds": ("KAFKA_RECONNECT_BACKOFF_MAX_MS", _milliseconds),
 }
 KEK_VARIABLES = ("JWTGEN_KEK", "JWTGEN_KEK_FILE")
 SASL_PASSWORD_VARIABLES = ("KAFKA_SASL_PASSWORD", "KAFKA_SASL_PASSWORD_FILE")
@@ -175,6 +194,13 @@ class Settings:
     audit: bool = False  # one event per True answer on <prefix>.audit
     jwks_ca_file: str | None = None  # CA bundle (PEM) trusted for jwks_url fetches; the system's when unset
     jwks_timeout_seconds: float = 5.0
+    # Outages, restarts and rebalances (README, "Outages, restarts and rebalances").
+    startup_wait_seconds: float = 300.0  # how long a start waits for an unreachable Kafka; 0: not at all
+    shutdown_timeout_seconds: float = 20.0  # a stop never takes longer (Kubernetes' grace period is 60 s)
+    log_repeat_seconds: float = 60.0  # one line per repeated message, and one outage reminder, per this
+    group_instance_id: str | None = None  # static group membership (KIP-345) when set: unique per worker
+    leave_group_on_shutdown: bool = True  # a static member leaves on a clean stop; only a crash keeps its place
+    reconnect_backoff_max_seconds: float = 1.0  # like the Java client's reconnect.backoff.max.ms
 
     @cached_property
     def kafka(self) -> KafkaConnection:

@@ -83,8 +83,9 @@ async def ensure_topics(
         wanted[names.audit] = NewTopic(names.audit, request_partitions, replication)
     kafka = KafkaConnection.of(kafka)
     admin = AIOKafkaAdminClient(**kafka.client_options())
-    await admin.start()
     try:
+        # Inside the try: a start that fails (Kafka unreachable) still closes the client.
+        await admin.start()
         # Only the topics our principal may see (Describe) are listed.
         existing = set(await admin.list_topics())
         missing = [topic for name, topic in wanted.items() if name not in existing]

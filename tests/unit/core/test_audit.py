@@ -63,7 +63,7 @@ def test_no_event_for_failures_or_when_off() -> None:
 
 
 def test_no_event_when_the_answer_is_replaced_for_its_size() -> None:
-    shrunk = answer_to(table_with(config_with_jti()), request_for("login-token", 3), max_bytes=300)
+    shrunk = answer_to(table_with(config_with_jti()), request_for("login-token", 3), max_bytes=600)
     assert shrunk.route is Route.FAILURE and shrunk.audit is None
 
 

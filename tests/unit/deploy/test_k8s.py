@@ -58,7 +58,7 @@ def test_k8s_manifests() -> None:
     ready = container["readinessProbe"]["httpGet"]
     assert ready["path"] == "/healthz" and resolve_port(container, ready["port"]) == WEB_PORT
     alive = container["livenessProbe"]["httpGet"]
-    assert alive["path"] in {"/healthz", "/metrics"} and resolve_port(container, alive["port"]) == WEB_PORT
+    assert alive["path"] == "/livez" and resolve_port(container, alive["port"]) == WEB_PORT
 
     assert {"cpu", "memory"} <= set(container["resources"]["requests"])
     assert {"memory"} <= set(container["resources"]["limits"])
@@ -147,3 +147,35 @@ def check_kafka_credentials(
     kafka = {k: v for k, v in configmap.items() if k.startswith("KAFKA_")}
     assert kafka["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and kafka["KAFKA_SASL_USERNAME"]
     assert kafka["KAFKA_SASL_MECHANISM"] in {"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+
+def worker_container() -> tuple[dict, dict]:
+    deployment = k8s_docs()["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    return pod, container
+
+
+def budget(probe: dict) -> int:
+    return int(probe.get("initialDelaySeconds", 0)) + int(probe["periodSeconds"]) * int(probe["failureThreshold"])
+
+
+def test_probes_readiness_on_kafka_and_configs_liveness_on_the_process_only() -> None:
+    _, container = worker_container()
+    for name, path in (("readinessProbe", "/healthz"), ("livenessProbe", "/livez"), ("startupProbe", "/livez")):
+        probe = container[name]["httpGet"]
+        assert probe["path"] == path, name
+        assert resolve_port(container, probe["port"]) == WEB_PORT, name
+    # A start that waits for Kafka (no web server yet) is not killed by liveness meanwhile.
+    assert budget(container["startupProbe"]) > Settings().startup_wait_seconds + 30
+
+
+def test_a_stop_fits_the_grace_period() -> None:
+    pod, _ = worker_container()
+    assert Settings().shutdown_timeout_seconds + 10 <= pod["terminationGracePeriodSeconds"]
+
+
+def test_static_membership_uses_the_pod_name() -> None:
+    _, container = worker_container()
+    [instance] = [e for e in container["env"] if e["name"] == "JWTGEN_GROUP_INSTANCE_ID"]
+    assert instance["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"

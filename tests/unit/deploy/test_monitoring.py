@@ -155,6 +155,18 @@ def answers(instance: str, outcome: str, code: str = "") -> str:
 # Workers w1 and w2 of job jwtgen, sampled every minute.
 RULE_SCENARIOS = [
     {
+        "name": "answers over the size limit are the request's fault, not a bug",
+        "interval": "1m",
+        "input_series": [
+            {"series": answers("w1", "Failure", "ANSWER_TOO_LARGE"), "values": "0 1 5 9 20x10"},
+            {"series": answers("w1", "Failure", "INTERNAL"), "values": "0x14"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "JwtgenInternalErrors", "exp_alerts": []},
+            {"eval_time": "12m", "alertname": "JwtgenInternalErrors", "exp_alerts": []},
+        ],
+    },
+    {
         "name": "a worker stops answering scrapes",
         "interval": "1m",
         "input_series": [
@@ -426,3 +438,9 @@ def test_alert_rules(tmp_path: Path) -> None:
     (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
     done = run(["promtool", "test", "rules", "alerts_test.yml"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_answer_too_large_is_not_an_internal_error() -> None:
+    """The INTERNAL alert selects its code only: an answer over the size limit is the request's fault, not a bug."""
+    [internal] = [rule for rule in alert_rules() if rule["alert"] == "JwtgenInternalErrors"]
+    assert 'code="INTERNAL"' in internal["expr"] and ErrorCode.ANSWER_TOO_LARGE.value not in internal["expr"]

@@ -108,7 +108,7 @@ def test_the_golden_recording_covers_every_option(golden: Recording) -> None:
     codes = {body(r)["error"]["code"] for r in golden.of("failure")}
     assert codes == {
         "MALFORMED_EVENT", "FLOW_TYPE_NOT_SUPPORTED", "CONFIG_NOT_FOUND", "CONFIG_VERSION_MISMATCH",
-        "CONFIG_INVALID", "VARIABLE_NOT_FOUND", "CLAIM_TYPE_MISMATCH", "INTERNAL",
+        "CONFIG_INVALID", "VARIABLE_NOT_FOUND", "CLAIM_TYPE_MISMATCH", "ANSWER_TOO_LARGE",
     }  # fmt: skip
     assert len(golden.of("deadletter")) >= 10
     requests = golden.of("requests")

@@ -46,6 +46,13 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "JWTGEN_AUDIT": "Yes",
         "JWTGEN_JWKS_CA_FILE": str(ca_file),
         "JWTGEN_JWKS_TIMEOUT_SECONDS": "2.5",
+        # Outages, restarts and rebalances (tests/unit/stream/test_operations.py checks their values).
+        "JWTGEN_STARTUP_WAIT_SECONDS": "60",
+        "JWTGEN_SHUTDOWN_TIMEOUT_SECONDS": "15",
+        "JWTGEN_LOG_REPEAT_SECONDS": "30",
+        "JWTGEN_GROUP_INSTANCE_ID": "pod-1",
+        "JWTGEN_LEAVE_GROUP_ON_SHUTDOWN": "true",
+        "KAFKA_RECONNECT_BACKOFF_MAX_MS": "2000",
     }
     settings = Settings.from_mapping(env)
     assert settings.bootstrap_servers == "k1:9092,k2:9092"
