@@ -89,8 +89,11 @@ async def _deliver(consumer: Any, records: AsyncIterator[tuple[Any, Any]], commi
     callback = consumer.callback
     read_offsets = consumer._read_offset
     acks_enabled_for = consumer.app.topics.acks_enabled_for
+    suspended = consumer.suspend_flow.is_set
     since_yield = 0
     async for tp, message in records:
+        if suspended():  # a rebalance began: the rest is fetched again from the committed offsets
+            return False
         since_yield += 1
         if since_yield > YIELD_EVERY:
             await asyncio.sleep(0)
