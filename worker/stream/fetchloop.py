@@ -9,8 +9,13 @@ such wait: a rebalance that suspends the flow still cancels the delivery at
 once, and a record not delivered when it did is fetched again from the
 committed offset. Everything else is Faust's loop as it is
 (faust/transport/consumer.py, `Consumer._drain_messages`): read offsets, gaps
-of acked topics, and the commit every `broker_commit_every` acks, made between
-deliveries, never inside one that a suspension could cancel halfway.
+of acked topics, and the commit every `broker_commit_every` acks.
+
+That commit waits for the producer to deliver every answer sent so far (a
+flush), then for the broker: Faust awaits it in the fetch loop, which stops
+handing records to the streams meanwhile. Here it runs in a task of its own
+(one at a time), so requests keep flowing while it waits; what it commits is
+what was acknowledged before it began, as in Faust.
 
 A batch delivered at once fills the stream buffer quickly, and Faust pauses
 each partition whose records find the buffer under pressure (back-pressure).
@@ -26,10 +31,13 @@ any partition is paused.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING
+
+log = logging.getLogger(__name__)
 
 YIELD_EVERY = 100  # records delivered between two yields to the event loop, as Faust does
 
@@ -38,11 +46,37 @@ FETCH_SECONDS = 1.0  # Faust's fetch timeout, and its sleep while every partitio
 FETCH_SECONDS_WHILE_PAUSED = 0.02  # a resumed partition is asked for again within this
 
 
+class Commits:
+    """A commit every `every` acknowledgements, in a task of its own, one at a time."""
+
+    def __init__(self, consumer: Any, every: int | None) -> None:
+        self.consumer = consumer
+        self.every = every
+        self.task: asyncio.Task[None] | None = None
+
+    def maybe_start(self) -> None:
+        if self.every is None or self.consumer._n_acked < self.every:
+            return
+        if self.task is not None and not self.task.done():
+            return  # the next one starts once this one is over
+        self.consumer._n_acked = 0
+        self.task = asyncio.ensure_future(self._commit())
+
+    async def _commit(self) -> None:
+        try:
+            await self.consumer.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Faust crashes the consumer on a failed commit; so does this
+            log.error("commit failed (%s)", type(exc).__name__)
+            await self.consumer.crash(exc)
+
+
 async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event) -> None:
     """Fetch and deliver until the consumer or the fetcher stops (runs as Faust's fetcher task)."""
     consumer_should_stop = consumer._stopped.is_set
     fetcher_should_stop = fetcher._stopped.is_set
-    commit_every: int | None = consumer._commit_every
+    commits = Commits(consumer, consumer._commit_every)
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             drained.clear()
@@ -56,16 +90,9 @@ async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event) -> None:
             records = consumer.getmany(timeout=FETCH_SECONDS if active >= assigned else FETCH_SECONDS_WHILE_PAUSED)
             # getmany may return at once in a loop: let the event loop run.
             await consumer.sleep(0)
-            more = not consumer.should_stop
-            while more:
-                if commit_every is not None and consumer._n_acked >= commit_every:
-                    consumer._n_acked = 0
-                    await consumer.commit()
-                delivery = _deliver(consumer, records, commit_every)
-                outcome = await consumer.wait_first(delivery, consumer.suspend_flow.wait())
+            if not consumer.should_stop:
                 # Suspended or stopped: whatever was not delivered is fetched again.
-                finished = dict(zip(outcome.done, outcome.results, strict=True))
-                more = finished.get(delivery) is True and not consumer.should_stop
+                await consumer.wait_first(_deliver(consumer, records, commits), consumer.suspend_flow.wait())
             consumer.diag.unset_flag(CONSUMER_FETCHING)
     except consumer.consumer_stopped_errors:
         if consumer.transport.app.should_stop:
@@ -84,8 +111,8 @@ async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event) -> None:
         consumer.diag.unset_flag(CONSUMER_FETCHING)
 
 
-async def _deliver(consumer: Any, records: AsyncIterator[tuple[Any, Any]], commit_every: int | None) -> bool:
-    """Hand the records to the streams; True when it stopped early because a commit is due."""
+async def _deliver(consumer: Any, records: AsyncIterator[tuple[Any, Any]], commits: Commits) -> None:
+    """Hand the records to the streams, starting a commit whenever one is due."""
     callback = consumer.callback
     read_offsets = consumer._read_offset
     acks_enabled_for = consumer.app.topics.acks_enabled_for
@@ -93,7 +120,7 @@ async def _deliver(consumer: Any, records: AsyncIterator[tuple[Any, Any]], commi
     since_yield = 0
     async for tp, message in records:
         if suspended():  # a rebalance began: the rest is fetched again from the committed offsets
-            return False
+            return
         since_yield += 1
         if since_yield > YIELD_EVERY:
             await asyncio.sleep(0)
@@ -107,6 +134,4 @@ async def _deliver(consumer: Any, records: AsyncIterator[tuple[Any, Any]], commi
             await consumer._add_gap(tp, read_offset + 1, offset)
         await callback(message)
         read_offsets[tp] = offset
-        if commit_every is not None and consumer._n_acked >= commit_every:
-            return True
-    return False
+        commits.maybe_start()

@@ -54,7 +54,11 @@ class FakeConsumer(mode.Service):
         self.assigned = {TP(TOPIC, p) for p in range(partitions)}
         self.active = set(self.assigned)
         self.delivered: list[tuple[int, int]] = []
-        self.commits: list[int] = []  # how many records were delivered at each commit
+        self.commits: list[tuple[int, int]] = []  # records delivered when each commit began, and when it ended
+        self.committing = 0
+        self.overlapped = False
+        self.commit_seconds = 0.0
+        self.fetch_seconds = 0.0
         self.timeouts: list[float] = []
         self.gaps: list[tuple[TP, int, int]] = []
         self.on_deliver: Any = None
@@ -69,7 +73,9 @@ class FakeConsumer(mode.Service):
         self.timeouts.append(timeout)
         while self.suspend_flow.is_set():  # Faust waits for the flow to resume before it fetches
             await asyncio.sleep(0.005)
+        await asyncio.sleep(self.fetch_seconds)
         if not self.fetches:
+            await asyncio.sleep(0.05)  # let a commit under way finish
             self._stopped.set()  # the fake's end: stop the loop
             return
         for message in self.fetches.pop(0):
@@ -82,7 +88,12 @@ class FakeConsumer(mode.Service):
             self.on_deliver(self)
 
     async def commit(self) -> bool:
-        self.commits.append(len(self.delivered))
+        self.overlapped |= self.committing > 0
+        self.committing += 1
+        began = len(self.delivered)
+        await asyncio.sleep(self.commit_seconds)  # a flush and a round trip to the broker
+        self.committing -= 1
+        self.commits.append((began, len(self.delivered)))
         return True
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
@@ -111,11 +122,17 @@ def test_every_record_is_delivered_in_order_and_read_offsets_follow() -> None:
     assert consumer.timeouts[0] == fetchloop.FETCH_SECONDS
 
 
-def test_commits_run_between_deliveries_every_commit_every_acks() -> None:
-    consumer = FakeConsumer([batch(0, range(0, 25)), batch(1, range(0, 10))], commit_every=10)
+def test_a_commit_every_commit_every_acks_runs_beside_the_delivery_one_at_a_time() -> None:
+    fetches = [batch(i % 2, range(i // 2 * 100, i // 2 * 100 + 100)) for i in range(8)]
+    consumer = FakeConsumer(fetches, commit_every=100)
+    consumer.commit_seconds = 0.003
+    consumer.fetch_seconds = 0.002
+
     run(consumer)
-    assert len(consumer.delivered) == 35
-    assert consumer.commits == [10, 20, 30]
+    assert len(consumer.delivered) == 800
+    assert len(consumer.commits) >= 2 and not consumer.overlapped
+    # Records kept flowing while a commit waited on the broker.
+    assert any(ended > began for began, ended in consumer.commits)
 
 
 def test_records_read_before_are_dropped_and_gaps_recorded() -> None:
