@@ -32,11 +32,12 @@ from joserfc import jwe, jws
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import Key, OctKey
 
+from worker.core import algorithms as jwa
 from worker.core import engine, jsonio
 from worker.replay.plan import Exchange, Plan, dead_letter_ref
 from worker.replay.recording import Record
 
-DETERMINISTIC_SIGNATURES = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "Ed25519", "EdDSA")
+DETERMINISTIC_SIGNATURES = frozenset(alg.name for alg in jwa.SIGNING if alg.deterministic)
 PER_TOKEN_HEADER_MEMBERS = frozenset({"epk", "iv", "tag"})  # a JWE header's members that change per token
 _PROCESSED_AT = re.compile(rb',"processed_at":-?\d+}\s*$')
 
