@@ -17,7 +17,8 @@ from tests.golden.cases import (
     store,
     symmetric,
 )
-from tests.golden.material import Material, usage
+from tests.golden.material import Material
+from tests.support.pki import key_usage
 
 MISSING_POLICIES: dict[str, Any] = {
     "issuer": "https://{{tenant.region}}.idp.example.com",
@@ -179,21 +180,25 @@ def extension_configs(m: Material) -> list[dict[str, Any]]:
             "certificate-rsa",
             signature=None,
             encryption=asymmetric(
-                "RSA", "RSA-OAEP-256", "cert-rsa", certificate=m.certificate("rsa-enc", usage(encipherment=True))
+                "RSA", "RSA-OAEP-256", "cert-rsa", certificate=m.certificate("rsa-enc", key_usage(encipherment=True))
             ),
         ),
         config(
             "certificate-as-public-key",
             signature=None,
             encryption=asymmetric(
-                "RSA", "RSA-OAEP", None, public_key=m.certificate("rsa-enc", usage(encipherment=True)), enc="A128GCM"
+                "RSA",
+                "RSA-OAEP",
+                None,
+                public_key=m.certificate("rsa-enc", key_usage(encipherment=True)),
+                enc="A128GCM",
             ),
         ),
         config(
             "certificate-ec-nested",
             signature=asymmetric("OKP", "Ed25519", "cert-ed", private_key=m.pem("ed25519")),
             encryption=asymmetric(
-                "EC", "ECDH-ES+A128KW", "cert-ec", certificate=m.certificate("ec-enc-p384", usage(agreement=True))
+                "EC", "ECDH-ES+A128KW", "cert-ec", certificate=m.certificate("ec-enc-p384", key_usage(agreement=True))
             ),
         ),
         # An inline JWK Set: the first key that fits, or the one the kid names.
@@ -260,7 +265,7 @@ def extension_configs(m: Material) -> list[dict[str, Any]]:
                 "RSA-OAEP",
                 None,
                 certificate=m.certificate(
-                    "rsa-enc", usage(encipherment=True), datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+                    "rsa-enc", key_usage(encipherment=True), datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
                 ),
             ),
         ),

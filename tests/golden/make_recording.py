@@ -95,7 +95,7 @@ from tests.golden.cases import (
 )
 from tests.golden.extensions import NOT_PHASE_REQUESTED, extension_configs, extension_requests, rotated
 from tests.golden.material import Material, complete_keys
-from tests.support.kafkaio import SCHEMA_OF_TOPIC, KafkaIO, WorkerProcess
+from tests.support.kafkaio import KafkaIO, WorkerProcess
 from tests.support.processes import JWTGEN, REPO, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -107,21 +107,6 @@ KCAT_RECORDING = HERE / "golden.kcat.jsonl"
 
 
 # ----------------------------------------------------------------------------- the run
-
-
-class GoldenIO(KafkaIO):
-    """KafkaIO that also takes answers whose key is not UTF-8 (a dead letter keeps the request's key)."""
-
-    def _poll(self, timeout_ms: int = 200) -> None:
-        assert self.consumer is not None
-        batches = self.run(self.consumer.getmany(timeout_ms=timeout_ms))
-        for tp, records in batches.items():
-            kind = tp.topic.rsplit(".", 1)[1]
-            for record in records:
-                key = record.key.decode(errors="replace") if record.key is not None else ""
-                body = orjson.loads(record.value)
-                self.validators[SCHEMA_OF_TOPIC[kind]].validate(body)
-                self.answers.setdefault(key, []).append((kind, body, list(record.headers or ())))
 
 
 def send(io: KafkaIO, records: list[Outgoing]) -> list[str]:
@@ -208,7 +193,7 @@ def drive(io: KafkaIO, m: Material) -> None:
     io.deadletters(count=letters, timeout=60)
 
 
-def record_with_kcat(bootstrap: str, prefix: str) -> None:
+def record_with_kcat(bootstrap: str, prefix: str, out: Path) -> None:
     """The same topics as `kcat -C -J` writes them, for the test that replay reads kcat's format.
 
     The oversized request and its answer are left out, to keep the file small.
@@ -221,7 +206,7 @@ def record_with_kcat(bootstrap: str, prefix: str) -> None:
             check=True,
         )
         lines += [line for line in done.stdout.splitlines(keepends=True) if b'"too-big"' not in line]
-    KCAT_RECORDING.write_bytes(b"".join(lines))
+    out.write_bytes(b"".join(lines))
 
 
 def main() -> None:
@@ -251,17 +236,19 @@ def main() -> None:
         worker.extra_env["JWTGEN_KEK"] = json.dumps(m.keys["kek"])
         try:
             worker.start()
-            io = GoldenIO(bootstrap, prefix).open()
+            io = KafkaIO(bootstrap, prefix).open()
             try:
                 drive(io, m)
             finally:
                 io.close()
             env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "JWTGEN_TOPIC_PREFIX": prefix}
             subprocess.run([*JWTGEN, "record", "--out", str(args.out), "--overwrite"], env=env, cwd=REPO, check=True)
+            # Beside the recording: golden.jsonl -> golden.kcat.jsonl.
+            kcat_out = args.out.with_name(f"{args.out.stem}.kcat.jsonl")
             if shutil.which("kcat"):
-                record_with_kcat(bootstrap, prefix)
+                record_with_kcat(bootstrap, prefix, kcat_out)
             else:
-                print(f"kcat is not installed: {KCAT_RECORDING} left as it is", file=sys.stderr)
+                print(f"kcat is not installed: {kcat_out} left as it is", file=sys.stderr)
         finally:
             worker.stop()
             if args.bootstrap is None:

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, OKPKey, RSAKey, import_key
 
+from tests.support.pki import key_usage
 from worker.core.sealed import seal
 
 
@@ -103,22 +104,6 @@ CERT_NOT_BEFORE = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
 CERT_NOT_AFTER = datetime.datetime(2125, 1, 1, tzinfo=datetime.UTC)
 
 
-def usage(
-    *, cert_sign: bool = False, signature: bool = False, encipherment: bool = False, agreement: bool = False
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=signature,
-        content_commitment=False,
-        key_encipherment=encipherment,
-        data_encipherment=False,
-        key_agreement=agreement,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
 def _certificate(
     subject: str,
     issuer: str,
@@ -198,7 +183,7 @@ class Material:
 
     def ca(self) -> x509.Certificate:
         key = self._native("ca-ed25519")
-        return _certificate(CA_NAME, CA_NAME, key.public_key(), key, CERT_NOT_AFTER, usage(cert_sign=True), ca=True)
+        return _certificate(CA_NAME, CA_NAME, key.public_key(), key, CERT_NOT_AFTER, key_usage(cert_sign=True), ca=True)
 
     def certificate(self, name: str, usage: x509.KeyUsage, not_after: datetime.datetime = CERT_NOT_AFTER) -> str:
         """A PEM certificate of the test key `name`, issued by the test CA."""
@@ -208,7 +193,7 @@ class Material:
 
     def x5c_headers(self, name: str) -> dict[str, Any]:
         """x5c (leaf, then the CA) and the leaf's thumbprints, computed here apart from the worker."""
-        leaf = x509.load_pem_x509_certificate(self.certificate(name, usage(signature=True)).encode())
+        leaf = x509.load_pem_x509_certificate(self.certificate(name, key_usage(signature=True)).encode())
         chain = [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in (leaf, self.ca())]
         return {
             "x5c": chain,
