@@ -103,7 +103,6 @@ KEYS = HERE / "keys.json"
 KEK = HERE / "kek.json"
 RECIPIENTS = HERE / "recipients.json"
 RECORDING = HERE / "golden.jsonl"
-KCAT_RECORDING = HERE / "golden.kcat.jsonl"
 
 
 # ----------------------------------------------------------------------------- the run
