@@ -79,21 +79,15 @@ def worker_env(pki: Pki) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def jwks_server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JwksServer]:
-    server = JwksServer(pki.ca, tmp_path_factory.mktemp("jwks")).start()
-    try:
+    with JwksServer(pki.ca, tmp_path_factory.mktemp("jwks")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def plain_server(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JwksServer]:
     """Plain HTTP on 127.0.0.1: the one place a jwks_url may be http://."""
-    server = JwksServer(pki.ca, tmp_path_factory.mktemp("plain"), tls=False).start()
-    try:
+    with JwksServer(pki.ca, tmp_path_factory.mktemp("plain"), tls=False) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

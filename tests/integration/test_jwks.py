@@ -20,10 +20,11 @@ import pytest
 from jwcrypto import jwk
 
 from tests.support.configs import LEAN_CLAIMS, TOP_SECRET, asymmetric_signature, hs256_config, request_for
+from tests.support.fixtures import running_worker
 from tests.support.jose_check import assert_public_key_set, verify_by_kid
 from tests.support.kafkaio import KafkaIO, WorkerProcess
 from tests.support.keys import KeyForms
-from tests.support.processes import free_port, jwtgen
+from tests.support.processes import jwtgen
 from worker.core.keygen import generate_keypair
 
 pytestmark = pytest.mark.integration
@@ -41,13 +42,8 @@ def second_worker(
     kafka: str, prefix: str, worker: WorkerProcess, worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     """Another worker of the same group: it holds the same configs, so it must serve the same sets."""
-    log = Path(tmp_path_factory.mktemp("second")) / "worker.log"
-    proc = WorkerProcess(prefix, kafka, free_port(), log, extra_env=worker_env).start()
-    try:
+    with running_worker(kafka, prefix, worker_env, tmp_path_factory.mktemp("second")) as proc:
         yield proc
-    finally:
-        proc.stop()
-        assert TOP_SECRET not in proc.log()
 
 
 def fetch(worker: WorkerProcess, path: str, etag: str | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -8,6 +8,7 @@ worker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -113,8 +114,14 @@ def worker(
     kafka: str, prefix: str, worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     """One worker on the module's prefix."""
-    log = Path(tmp_path_factory.mktemp("worker")) / "worker.log"
-    proc = WorkerProcess(prefix, kafka, free_port(), log, extra_env=worker_env).start()
+    with running_worker(kafka, prefix, worker_env, tmp_path_factory.mktemp("worker")) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def running_worker(kafka: str, prefix: str, env: dict[str, str], log_dir: Path) -> Iterator[WorkerProcess]:
+    """A worker process on `prefix`, healthy when entered, stopped on exit; its log never holds a test secret."""
+    proc = WorkerProcess(prefix, kafka, free_port(), log_dir / "worker.log", extra_env=env).start()
     try:
         yield proc
     finally:

@@ -72,6 +72,12 @@ class JwksServer:
         self._thread.start()
         return self
 
+    def __enter__(self) -> JwksServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()

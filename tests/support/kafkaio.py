@@ -205,7 +205,8 @@ class KafkaIO:
         for tp, records in batches.items():
             kind = tp.topic.rsplit(".", 1)[1]
             for record in records:
-                key = record.key.decode() if record.key is not None else ""
+                # A dead letter keeps the request's key, which need not be UTF-8.
+                key = record.key.decode(errors="replace") if record.key is not None else ""
                 headers = [(k, v) for k, v in (record.headers or ())]
                 body = orjson.loads(record.value)
                 # Every event the worker emits must match its JSON Schema.

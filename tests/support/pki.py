@@ -39,7 +39,7 @@ class CA:
             .not_valid_before(now - DAY)
             .not_valid_after(now + 30 * DAY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(_usage(cert_sign=True), critical=True)
+            .add_extension(key_usage(cert_sign=True), critical=True)
             .sign(key, hashes.SHA256())
         )
         return cls(key, cert)
@@ -79,7 +79,7 @@ class CA:
         return path
 
 
-def _usage(
+def key_usage(
     *, cert_sign: bool = False, signature: bool = False, encipherment: bool = False, agreement: bool = False
 ) -> x509.KeyUsage:
     return x509.KeyUsage(
@@ -95,9 +95,9 @@ def _usage(
     )
 
 
-SIGNING = _usage(signature=True)
-KEY_ENCIPHERMENT = _usage(encipherment=True)
-KEY_AGREEMENT = _usage(agreement=True)
+SIGNING = key_usage(signature=True)
+KEY_ENCIPHERMENT = key_usage(encipherment=True)
+KEY_AGREEMENT = key_usage(agreement=True)
 
 
 def pem(cert: x509.Certificate) -> str:

@@ -29,6 +29,9 @@ class SigningAlg:
     key_type: str
     curve: str | None = None  # ECDSA / EdDSA: the one curve the alg signs with
     min_key_bytes: int | None = None  # HMAC: at least the hash output (RFC 7518 §3.2)
+    # The same key and payload always give the same signature (HMAC, RSASSA-PKCS1-v1_5,
+    # Ed25519); PSS and ECDSA draw a random salt / nonce per signature.
+    deterministic: bool = True
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,12 @@ SIGNING = (
     SigningAlg("RS256", "RSA"),
     SigningAlg("RS384", "RSA"),
     SigningAlg("RS512", "RSA"),
-    SigningAlg("PS256", "RSA"),
-    SigningAlg("PS384", "RSA"),
-    SigningAlg("PS512", "RSA"),
-    SigningAlg("ES256", "EC", curve="P-256"),
-    SigningAlg("ES384", "EC", curve="P-384"),
-    SigningAlg("ES512", "EC", curve="P-521"),
+    SigningAlg("PS256", "RSA", deterministic=False),
+    SigningAlg("PS384", "RSA", deterministic=False),
+    SigningAlg("PS512", "RSA", deterministic=False),
+    SigningAlg("ES256", "EC", curve="P-256", deterministic=False),
+    SigningAlg("ES384", "EC", curve="P-384", deterministic=False),
+    SigningAlg("ES512", "EC", curve="P-521", deterministic=False),
     SigningAlg("Ed25519", "OKP", curve="Ed25519"),
     SigningAlg("EdDSA", "OKP", curve="Ed25519"),  # the RFC 8037 spelling many verifiers still expect
 )

@@ -9,15 +9,8 @@ import pytest
 
 from tests.support.configs import HS256_SECRET, base_config
 from tests.support.keys import KeyForms
+from tests.support.problems import problems
 from worker.core.config import DEFAULT_TTL, ConfigInvalid, NodeConfig, parse_config
-
-
-def problems(raw: object) -> list[str]:
-    try:
-        parse_config(raw)
-    except ConfigInvalid as exc:
-        return exc.problems
-    return []
 
 
 def assert_problem(raw: object, field: str, *needles: str) -> None:

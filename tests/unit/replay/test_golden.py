@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import secrets
 from dataclasses import replace
@@ -11,9 +13,10 @@ from typing import Any
 import orjson
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from joserfc.jwk import Key, RSAKey, import_key
+from joserfc.jwk import ECKey, Key, RSAKey, import_key
 
 from worker.cli.main import main
 from worker.core.sealed import import_kek
@@ -69,7 +72,7 @@ def test_without_the_kek_sealed_configs_cannot_be_replayed(golden: Recording, mo
     result = CliRunner().invoke(main, ["replay", str(GOLDEN), "--offline", "--json"])
     assert result.exit_code == 1
     different = {d["execution_id"] for d in json.loads(result.output)["differences"]}
-    sealed = {"hs512-sealed", "hs256-sealed-jwk", "ps512-sealed", "a256gcmkw"}
+    sealed = {"hs512-sealed", "hs256-sealed-jwk", "ps512-sealed", "a256gcmkw", "pkcs8-encrypted-ed25519-sealed"}
     assert different and {label.rsplit("-p", 1)[0] for label in different} == sealed
 
 
@@ -85,6 +88,7 @@ def test_the_golden_recording_covers_every_option(golden: Recording) -> None:
     algs = {alg for alg, _ in encryptions}
     assert algs >= {"A128KW", "A192KW", "A256KW", "A128GCMKW", "A192GCMKW", "A256GCMKW", "dir"}
     assert algs >= {"RSA-OAEP", "RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW"}
+    assert algs >= {"PBES2-HS256+A128KW", "PBES2-HS384+A192KW", "PBES2-HS512+A256KW"}
     encs = {enc for _, enc in encryptions}
     assert encs == {"A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"}
     assert any(c.get("signature") and c.get("encryption") for c in configs)  # nested
@@ -94,6 +98,9 @@ def test_the_golden_recording_covers_every_option(golden: Recording) -> None:
         "pkcs8": lambda s: "BEGIN PRIVATE KEY" in str(s.get("private_key")),
         "pkcs1": lambda s: "BEGIN RSA PRIVATE KEY" in str(s.get("private_key")),
         "sec1": lambda s: "BEGIN EC PRIVATE KEY" in str(s.get("private_key")),
+        "encrypted pkcs8": lambda s: "BEGIN ENCRYPTED PRIVATE KEY" in str(s.get("private_key")),
+        "encrypted sec1": lambda s: "Proc-Type: 4,ENCRYPTED" in str(s.get("private_key")),
+        "sealed pem password": lambda s: isinstance(s.get("private_key_password"), dict),
         "password": lambda s: isinstance(s.get("password"), str),
         "thumbprint kid": lambda s: "kid" not in s,
     }
@@ -108,7 +115,7 @@ def test_the_golden_recording_covers_every_option(golden: Recording) -> None:
     codes = {body(r)["error"]["code"] for r in golden.of("failure")}
     assert codes == {
         "MALFORMED_EVENT", "FLOW_TYPE_NOT_SUPPORTED", "CONFIG_NOT_FOUND", "CONFIG_VERSION_MISMATCH",
-        "CONFIG_INVALID", "VARIABLE_NOT_FOUND", "CLAIM_TYPE_MISMATCH", "ANSWER_TOO_LARGE",
+        "CONFIG_INVALID", "VARIABLE_NOT_FOUND", "CLAIM_TYPE_MISMATCH", "TOKEN_TOO_LARGE", "ANSWER_TOO_LARGE",
     }  # fmt: skip
     assert len(golden.of("deadletter")) >= 10
     requests = golden.of("requests")
@@ -120,6 +127,131 @@ def test_the_golden_recording_covers_every_option(golden: Recording) -> None:
     assert [cid for cid, vs in versions.items() if len(vs) > 1]  # a config updated
     assert any(r.value is None for r in golden.of("configs"))  # one deleted
     assert len(requests) >= 250
+
+
+def configs_of(golden: Recording) -> list[dict[str, Any]]:
+    return [body(r) for r in golden.of("configs") if r.value is not None and r.value.startswith(b'{"')]
+
+
+def answered(golden: Recording, config_id: str) -> dict[str, set[str]]:
+    """Topic -> the execution ids answered with that config (a Failure names the config it used, if any)."""
+    out: dict[str, set[str]] = {}
+    for topic in ("true", "failure"):
+        for r in golden.of(topic):
+            if (body(r).get("config") or {}).get("id") == config_id and r.key is not None:
+                out.setdefault(topic, set()).add(r.key.decode())
+    return out
+
+
+def test_the_golden_recording_covers_every_option_beyond_the_node(golden: Recording) -> None:
+    """The extensions: headers, aud, on_missing, max_token_bytes, key sources, PBES2, rotation."""
+    configs = configs_of(golden)
+    signatures = [c["signature"] for c in configs if c.get("signature")]
+    headers = [s["headers"] for s in signatures if s.get("headers")]
+    assert {name for h in headers for name in h} >= {"typ", "cty", "x5c", "x5t", "x5t#S256"}
+    assert any(set(h) - {"typ", "cty", "x5c", "x5t", "x5t#S256"} for h in headers)  # a member of the config's own
+    assert any(
+        c.get("encryption") and c["signature"].get("headers", {}).get("x5c") for c in configs if c.get("signature")
+    )
+
+    claims = [c["claims"] for c in configs if c.get("claims")]
+    audiences = [c["aud"] for c in claims if "aud" in c]
+    assert any(isinstance(a, str) and "{{" not in a for a in audiences)
+    assert any(isinstance(a, list) and any("{{" in item for item in a) for a in audiences)
+    assert any(isinstance(a, str) and a.startswith("{{") for a in audiences)  # a whole-value template: an array
+    policies = {(name, c[f"{name}_on_missing"]) for c in claims for name in ("issuer", "subject", "aud")
+                if f"{name}_on_missing" in c}  # fmt: skip
+    assert {name for name, _ in policies} == {"issuer", "subject", "aud"}
+    assert {policy for _, policy in policies} == {"omit", "default"}
+    custom = [item for c in claims for item in c.get("custom", [])]
+    assert {item["on_missing"] for item in custom if "on_missing" in item} == {"fail", "omit", "default"}
+    defaulted = {item["type"] for item in custom if item.get("on_missing") == "default"}
+    assert defaulted == {"String", "Number", "Boolean", "Array", "Object"}
+
+    assert any(isinstance(c.get("max_token_bytes"), int) for c in configs)
+    budget = next(c["id"] for c in configs if c.get("max_token_bytes"))
+    assert set(answered(golden, budget)) == {"true", "failure"}  # a token that fits, one that does not
+
+    encryptions = [c["encryption"] for c in configs if c.get("encryption")]
+    pbes2 = [e for e in encryptions if e["alg"].startswith("PBES2-")]
+    assert any("iterations" in e and "salt_bytes" in e for e in pbes2) and any("iterations" not in e for e in pbes2)
+    assert {"password", "jwk"} <= {source for e in pbes2 for source in ("password", "jwk") if source in e}
+    assert any(e.get("certificate") for e in encryptions)
+    assert any("BEGIN CERTIFICATE" in str(e.get("public_key")) for e in encryptions)
+    inline = [e for e in encryptions if e.get("jwks")]
+    assert any(e.get("kid") for e in inline) and any(not e.get("kid") for e in inline)
+    assert not any(e.get("jwks_url") for e in encryptions)  # needs a live server: see make_recording.py
+
+    broken = {"invalid-header-alg", "expired-certificate"}  # CONFIG_INVALID on purpose
+    users = [c for c in configs if c["id"] not in broken and extensions_of(c)]
+    assert set().union(*(extensions_of(c) for c in users)) == {
+        "max_token_bytes", "aud", "on_missing", "headers", "private_key_password", "PBES2", "certificate", "jwks",
+        "next_key", "retired_keys",
+    }  # fmt: skip
+    for config in users:  # each answered with a token
+        assert answered(golden, config["id"]).get("true"), config["id"]
+    assert {"CONFIG_INVALID"} == {
+        body(r)["error"]["code"]
+        for r in golden.of("failure")
+        if r.key and r.key.startswith((b"invalid-header-", b"expired-"))
+    }
+
+
+def extensions_of(config: dict[str, Any]) -> set[str]:
+    """The options beyond the node's own that a config uses."""
+    signature, encryption, claims = (config.get(k) or {} for k in ("signature", "encryption", "claims"))
+    used = {name for name in ("headers", "private_key_password", "next_key", "retired_keys") if name in signature}
+    used |= {"max_token_bytes"} if "max_token_bytes" in config else set()
+    used |= {"aud"} if "aud" in claims else set()
+    if any("on_missing" in k for k in claims) or any("on_missing" in item for item in claims.get("custom", [])):
+        used.add("on_missing")
+    if str(encryption.get("alg")).startswith("PBES2-"):
+        used.add("PBES2")
+    if "certificate" in encryption or "CERTIFICATE" in str(encryption.get("public_key")):
+        used.add("certificate")
+    return used | ({"jwks"} if "jwks" in encryption else set())
+
+
+def test_rotation_configs_sign_with_their_current_key_only(golden: Recording) -> None:
+    by_version = {(c["id"], c["version"]): c for c in configs_of(golden)}
+    rotating = {key: c for key, c in by_version.items() if {"next_key", "retired_keys"} & set(c["signature"] or {})}
+    assert any({"next_key", "retired_keys"} <= set(c["signature"]) for c in rotating.values())
+    next_keys = [c["signature"]["next_key"] for c in rotating.values() if "next_key" in c["signature"]]
+    assert {"private_key" in k for k in next_keys} == {True, False}  # the private half given, or kept elsewhere
+    assert len({config_id for config_id, _ in rotating}) < len(rotating)  # one switched to its next key
+    seen = 0
+    for record in golden.of("true"):
+        answer = body(record)
+        config = rotating.get((answer["config"]["id"], answer["config"]["version"]))
+        if config is None:
+            continue
+        signature = config["signature"]
+        key_class = {"RSA": RSAKey, "EC": ECKey}[signature["key_type"]]
+        current = signature.get("kid") or key_class.import_key(signature["private_key"]).thumbprint()
+        others = [
+            k.get("kid") or key_class.import_key(k["public_key"]).thumbprint()
+            for k in [signature.get("next_key"), *signature.get("retired_keys", [])]
+            if k
+        ]
+        assert answer["token_info"]["kid"] == current and current not in others
+        seen += 1
+    assert seen >= 10
+
+
+def test_the_recorded_certificates_stay_valid_for_decades(golden: Recording) -> None:
+    """A recipient certificate must be valid when the recording is replayed, years from now."""
+    pems: list[str] = []
+    ders: list[str] = []
+    for config in configs_of(golden):
+        encryption = config.get("encryption") or {}
+        pems += [v for v in (encryption.get("certificate"), encryption.get("public_key")) if "CERTIFICATE" in str(v)]
+        ders += (config.get("signature") or {}).get("headers", {}).get("x5c", [])
+    certificates = [x509.load_pem_x509_certificate(p.encode()) for p in pems]
+    certificates += [x509.load_der_x509_certificate(base64.b64decode(d)) for d in ders]
+    assert len(certificates) >= 5
+    decades = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=365 * 50)
+    expired = [c for c in certificates if c.not_valid_after_utc < decades]
+    assert [c.not_valid_after_utc.year for c in expired] == [2024]  # the one meant to be expired (CONFIG_INVALID)
 
 
 def test_a_config_update_in_the_middle_replays_each_request_with_the_version_it_met(golden: Recording) -> None:
