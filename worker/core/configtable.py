@@ -43,6 +43,7 @@ class ConfigEntry:
     published_at: float | None = None  # the record's timestamp (epoch seconds), the same on every worker
     deferred_key: bool = False  # holds an RSA private key, left out of the arrival check
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one compilation at a time
+    unreported: bool = False  # found invalid ahead of its first request, not logged yet
 
     @property
     def settled(self) -> bool:
@@ -50,8 +51,9 @@ class ConfigEntry:
         return bool(self.arrival_problems) or self.compiled is not None or self.problems is not None
 
 
-# Fields left for the first use: importing an RSA private key checks it, which
-# costs 40 ms or so, and a worker may hold thousands of configs it never uses.
+# Fields left for compiling (ahead of the first use, or at it): importing an RSA
+# private key checks it with a signature (keys.check_rsa_private), and a worker
+# may hold thousands of configs it never uses.
 _DEFERRED_FIELD = "private_key"
 _CHEAP_KEY_TYPES = ("EC", "OKP")
 
@@ -141,7 +143,9 @@ class ConfigTable:
         """Compile the config's current record now, if it is still to be compiled (any thread)."""
         entry = self._entries.get(config_id)
         if entry is not None and not entry.settled:
-            self._compile(config_id, entry)
+            # Quietly: a worker that never serves the config does not log it (the table's summary
+            # line counts what arrived invalid); its first request logs what was found.
+            self._compile(config_id, entry, report=False)
 
     def _track_key_set(self, config_id: str, raw: dict[str, Any]) -> None:
         """Fetching a config's key set starts when the config arrives, not with its first request
@@ -194,11 +198,14 @@ class ConfigTable:
         if entry.compiled is None and entry.problems is None:
             self._compile(config_id, entry)
         if entry.problems is not None:
+            if entry.unreported:
+                entry.unreported = False
+                self._report(config_id, entry)
             raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.problems))
         assert entry.compiled is not None
         return entry.compiled
 
-    def _compile(self, config_id: str, entry: ConfigEntry) -> None:
+    def _compile(self, config_id: str, entry: ConfigEntry, report: bool = True) -> None:
         with entry.lock:  # a compilation ahead in a thread may be under way: wait for it and use it
             if entry.settled:
                 return
@@ -208,14 +215,21 @@ class ConfigTable:
                 entry.compiled = engine.compile_config(entry.raw, kek=self._kek, keysets=self.keysets)
             except ConfigInvalid as exc:
                 entry.problems = list(exc.problems)
-                # Once per config version; problems name fields, never key material.
-                log.warning(
-                    "config '%s' version %s is invalid: %s",
-                    config_id,
-                    entry.version,
-                    "; ".join(exc.problems),
-                    extra={"config_id": config_id},
-                )
+                if report:
+                    self._report(config_id, entry)
+                else:
+                    entry.unreported = True
+
+    @staticmethod
+    def _report(config_id: str, entry: ConfigEntry) -> None:
+        # Once per config version; problems name fields, never key material.
+        log.warning(
+            "config '%s' version %s is invalid: %s",
+            config_id,
+            entry.version,
+            "; ".join(entry.problems or ()),
+            extra={"config_id": config_id},
+        )
 
     def valid(self, config_id: str) -> tuple[engine.CompiledConfig, float | None] | None:
         """The compiled config (compiled now if need be) and its record's timestamp; None if unknown or invalid."""

@@ -3,8 +3,15 @@
 Every failure is a `KeyProblem` whose text describes the problem and never
 quotes the material (PEM bodies, JWK members, passwords).
 
-An RSA private key is checked when imported (cryptography tests its primes:
-some 36 ms of CPU for 2048 bits), and a worker may hold thousands of configs
+An RSA private key is checked when imported, as Go's crypto/rsa `Validate`
+does: its numbers must fit together (n = p.q, e.dP = 1 mod p-1, e.dQ = 1 mod
+q-1, qInv.q = 1 mod p), and a signature it makes must verify. A key that
+passes signs correctly, so no signature can leak its factors (the fault attack
+on CRT values that do not fit). OpenSSL's own check adds probabilistic
+primality tests of p and q, some 36 ms of CPU per 2048-bit key: a worker
+reading thousands of RSA configs after a start would spend minutes on them,
+and choosing primes is the key generator's job, not the signer's. This check
+costs about half a millisecond. A worker may also hold thousands of configs
 sharing a few keys: each key is checked once and the checked key object shared
 by every config (version) that holds it (`SharedKeys`). Only live configs keep
 a key: the cache holds weak references.
@@ -13,6 +20,7 @@ a key: the cache holds weak references.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import threading
 import warnings
 import weakref
@@ -20,7 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
@@ -164,7 +174,7 @@ def load_private(value: object, password: str | None = None) -> AsymmetricKey:
 
 def _load_pem_private(text: str, pem: bytes, secret: bytes | None, password: str | None, *, check: bool) -> Any:
     try:
-        return load_pem_private_key(pem, password=secret, unsafe_skip_rsa_key_validation=not check)
+        native = load_pem_private_key(pem, secret, unsafe_skip_rsa_key_validation=True)
     except TypeError:
         # cryptography: a password for a plain key, or none for an encrypted one.
         if password is None:
@@ -174,6 +184,34 @@ def _load_pem_private(text: str, pem: bytes, secret: bytes | None, password: str
         if password is not None and _looks_encrypted(text):
             raise PasswordProblem("does not open the encrypted PEM private key") from None
         raise KeyProblem("PEM private key cannot be read") from None
+    if check and isinstance(native, rsa.RSAPrivateKey):
+        check_rsa_private(native)
+    return native
+
+
+def check_rsa_private(native: rsa.RSAPrivateKey) -> None:
+    """Refuse an RSA private key whose numbers do not fit together or whose signature does not verify."""
+    numbers = native.private_numbers()
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    p, q = numbers.p, numbers.q
+    fits = (
+        p > 1
+        and q > 1
+        and p * q == n
+        and (e * numbers.dmp1 - 1) % (p - 1) == 0
+        and (e * numbers.dmq1 - 1) % (q - 1) == 0
+        and (numbers.iqmp * q) % p == 1
+    )
+    if not fits:
+        raise KeyProblem("RSA private key is inconsistent: its numbers (n, p, q, CRT values) do not fit together")
+    # A pairwise test, as key generators run one: a factor that is not prime shows here.
+    probe = secrets.token_bytes(32)
+    try:
+        native.public_key().verify(
+            native.sign(probe, padding.PKCS1v15(), hashes.SHA256()), probe, padding.PKCS1v15(), hashes.SHA256()
+        )
+    except (InvalidSignature, ValueError):  # ValueError: too small to sign with SHA-256
+        raise KeyProblem("RSA private key is inconsistent: a signature it makes does not verify") from None
 
 
 def _rsa_fingerprint(native: rsa.RSAPrivateKey) -> bytes:

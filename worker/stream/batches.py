@@ -38,18 +38,22 @@ async def take_events(stream: Any, max_: int, linger: float) -> AsyncGenerator[l
     unacked = consumer._unacked_messages
     flow_control = app.flow_control
     while not stream.should_stop:
-        waited = queue.empty()
-        if waited:
-            first = await queue.get()  # idle: wait for a request, without a timer
-            if linger > 0:
-                await asyncio.sleep(linger)  # and a moment for the ones right behind it
-            values = [first]
-        else:
-            values = [queue.get_nowait()]
-        while len(values) < max_ and not queue.empty():
-            values.append(queue.get_nowait())
-        if queue._errors:
-            raise queue._errors.popleft()
+        try:
+            if queue.empty():
+                first = await queue.get()  # idle: wait for a request, without a timer
+                if linger > 0:
+                    await asyncio.sleep(linger)  # and a moment for the ones right behind it
+                values = [first]
+            else:
+                values = [queue.get_nowait()]
+            while len(values) < max_ and not queue.empty():
+                values.append(queue.get_nowait())
+            if queue._errors:
+                raise queue._errors.popleft()
+        except StopAsyncIteration:
+            # Faust stopping the agent throws this into its channel (Actor.cancel). Raised
+            # inside an async generator it would become a RuntimeError: the stream ends here.
+            return
         generation = app.consumer_generation_id
         active = flow_control.is_active()
         batch: list[EventT] = []

@@ -1,15 +1,16 @@
 """Compiles configs that hold an RSA private key in a thread, as they arrive, ahead of their first request.
 
-Checking an RSA private key costs ~36 ms of CPU (2048 bits). Done at the
-first request, thousands of such configs read after a start would hold their
-partitions' batches up for a minute. Here a daemon thread compiles them in
+Compiling such a config (reading the PEM, checking the key with a signature,
+building the signer) costs about a millisecond; done at the first request,
+thousands of such configs read after a start add up on their partitions. Here a daemon thread compiles them in
 arrival order while the worker reads the table and joins its group; a request
 that comes first compiles its config itself (or waits for the compilation
 under way) as before. Configs sharing a key check it once (keys.SHARED_RSA_KEYS).
 
-cryptography keeps the GIL while it checks a key, so the thread paces itself:
-after a compilation that took long it waits as long again, leaving the event
-loop at least half the time.
+cryptography keeps the GIL while it works, so the thread paces itself: after
+a compilation that took long (an encrypted PEM's key derivation) it waits as
+long again, leaving the event loop at least half the time. A config found
+invalid here is logged by its first request, not here (ConfigTable.compile_ahead).
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ worker.core.keys.SharedKeys / SHARED_RSA_KEYS and ConfigTable.compile_ahead.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import weakref
+from math import gcd
 from typing import Any
 
 import orjson
@@ -124,8 +126,48 @@ def test_a_broken_rsa_key_is_refused_even_when_a_sound_one_shares_its_public_hal
     pem = tampered.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    with pytest.raises(keys.KeyProblem, match="PEM private key cannot be read"):
+    with pytest.raises(keys.KeyProblem, match=r"numbers .* do not fit together"):
         keys.load_private(pem)
+
+
+def test_an_rsa_key_with_a_factor_that_is_not_prime_is_refused(key_a: KeyForms) -> None:
+    # Every number fits (n = p.q, the CRT values) but p is composite: only the pairwise signature shows it.
+    sound = key_a.native.private_numbers()
+    e = sound.public_numbers.e
+    p = sound.p * 3 * 5 * 7 * 11
+    q = sound.q
+    while gcd(e, p - 1) != 1:  # e must have an inverse: keep p composite and try another
+        p *= 13
+    lam = (p - 1) * (q - 1) // gcd(p - 1, q - 1)
+    d = pow(e, -1, lam)
+    broken = rsa.RSAPrivateNumbers(
+        p=p,
+        q=q,
+        d=d,
+        dmp1=d % (p - 1),
+        dmq1=d % (q - 1),
+        iqmp=pow(q, -1, p),
+        public_numbers=rsa.RSAPublicNumbers(e, p * q),
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    pem = broken.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    with pytest.raises(keys.KeyProblem, match="signature it makes does not verify"):
+        keys.load_private(pem)
+
+
+def test_openssls_costly_rsa_check_never_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenSSL's check (primality tests, ~36 ms per key) is what stalled thousands of configs after a start.
+    skipped: list[bool] = []
+    load = keys.load_pem_private_key
+
+    def recording(pem: bytes, password: bytes | None, *, unsafe_skip_rsa_key_validation: bool) -> Any:
+        skipped.append(unsafe_skip_rsa_key_validation)
+        return load(pem, password, unsafe_skip_rsa_key_validation=unsafe_skip_rsa_key_validation)
+
+    monkeypatch.setattr(keys, "load_pem_private_key", recording)
+    keys.load_private(KeyForms(rsa.generate_private_key(65537, 2048)).pkcs8)
+    assert skipped and all(skipped)
 
 
 def test_configs_holding_one_key_share_it_and_a_replaced_version_does_not_pin_it(
@@ -168,14 +210,21 @@ def test_compiling_ahead_and_a_request_at_once_compile_once(key_b: KeyForms) -> 
     assert table.resolve("rsa", None) is compiled and table.compilations == 1
 
 
-def test_an_invalid_rsa_config_compiled_ahead_fails_its_requests() -> None:
+def test_an_invalid_rsa_config_compiled_ahead_fails_its_requests_and_is_logged_by_the_first(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     table = ConfigTable()
     short = KeyForms(rsa.generate_private_key(65537, 1024))  # found when compiling: the key is too short
     table.apply(b"bad", rsa_config("bad", short.pkcs8))
     assert table.problems_of("bad") == []
-    table.compile_ahead("bad")
-    with pytest.raises(NodeError, match="2048"):
-        table.resolve("bad", None)
+    with caplog.at_level(logging.WARNING, logger="worker.core.configtable"):
+        table.compile_ahead("bad")
+        assert not caplog.records  # a worker that never serves it says nothing of it
+        for _ in range(2):
+            with pytest.raises(NodeError, match="2048"):
+                table.resolve("bad", None)
+    [logged] = caplog.records  # once, by the first request
+    assert "config 'bad' version 1 is invalid" in logged.getMessage() and "2048" in logged.getMessage()
     assert table.compilations == 1
 
 

@@ -7,6 +7,7 @@ from collections import deque
 from typing import Any
 
 from faust.types import TP
+from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
 from worker.stream import batches
 
@@ -139,5 +140,28 @@ def test_untracked_topics_are_passed_on_without_tracking() -> None:
         assert offsets(await asyncio.wait_for(taking.__anext__(), 1)) == [0]
         assert not other.tracked
         await taking.aclose()
+
+    asyncio.run(main())
+
+
+def test_stopping_the_agent_ends_its_batches_cleanly_after_acking_what_it_answered() -> None:
+    async def main() -> None:
+        stream = Stream()
+        # Faust's own channel queue, which Actor.cancel throws StopAsyncIteration into.
+        stream.channel.queue = ThrowableQueue(flow_control=FlowControlEvent())
+        stream.put(Message(0))
+        taken: list[list[int]] = []
+
+        async def agent() -> None:
+            async for batch in batches.take_events(stream, 10, linger=0):
+                taken.append(offsets(batch))
+
+        running = asyncio.ensure_future(agent())
+        await asyncio.sleep(0.01)  # the agent answered offset 0 and waits for more
+        stream.put(Message(1))
+        await asyncio.sleep(0.01)
+        stream.channel.queue._throw(StopAsyncIteration())  # what Actor.cancel does when Faust stops it
+        await asyncio.wait_for(running, 1)  # ends, without a RuntimeError
+        assert taken == [[0], [1]] and stream.acked == [0, 1]
 
     asyncio.run(main())
