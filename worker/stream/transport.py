@@ -16,6 +16,7 @@
   group anyway (as Kafka 4.1's Java client can, KIP-1092), and only a crash
   keeps the member's place for a quick restart.
 - **Reconnect backoff** on the consumer's and the producer's clients (backoff.py).
+- **One wait per fetched batch**, not per record, in the fetch loop (fetchloop.py).
 - **Flush means everything sent**: the producer's flush (before every offset
   commit) first runs the app's `before_flush` hooks, so answers the sink still
   holds (sink.py) reach the producer before the offsets of their requests are
@@ -36,6 +37,7 @@ import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from worker.stream import fetchloop
 from worker.stream.backoff import add_reconnect_backoff
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,17 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    _drained: asyncio.Event | None = None
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        self._drained = asyncio.Event()
+        await fetchloop.drain(self, fetcher, self._drained)
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        super().on_buffer_drop(tp)
+        if self._drained is not None:
+            self._drained.set()
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         await self._commit_answered()
