@@ -2,9 +2,10 @@
 
 For each rate a fresh worker answers requests produced at that pace for a few
 seconds (a steady stream, not a backlog). Latency is read from the records
-themselves: the request's timestamp (set by the producer when it sent it) to
-the answer's (set by the worker's producer when it appended the answer), so
-the figures hold whatever the benchmark itself does meanwhile. The peak is
+themselves: the requests and answers topics take the broker's append time as
+record timestamp (`message.timestamp.type=LogAppendTime`), so each figure
+runs from the request being in Kafka to its answer being in Kafka, whatever
+the load generator's own producer queues before it sends. The peak is
 measured first (a drained backlog, bench/throughput.py) unless given.
 
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 RS256
@@ -23,6 +24,8 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.common import (
@@ -105,8 +108,26 @@ async def paced(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]], r
         await producer.stop()
 
 
+async def broker_timestamps(bootstrap: str, topics: list[str]) -> None:
+    """Records on `topics` get their broker's append time as timestamp (message.timestamp.type)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, topic, configs={"message.timestamp.type": "LogAppendTime"})
+                for topic in topics
+            ]
+        )
+    finally:
+        await admin.close()
+
+
 async def measure(bootstrap: str, alg: str, rate: float, seconds: float, tmp: Path, config: dict[str, Any]) -> Latency:
     names = await new_topics(bootstrap, f"lat-{alg.lower()}")
+    # Timestamps set by the broker as it appends: from the request being in Kafka to its answer
+    # being in Kafka, without the load generator's own queueing before it sends.
+    await broker_timestamps(bootstrap, [names.requests, names.true])
     try:
         await produce(bootstrap, names.configs, [(b"bench", orjson.dumps(config))])
         worker = await asyncio.to_thread(start_worker, bootstrap, names.prefix, tmp)
