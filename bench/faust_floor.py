@@ -20,7 +20,7 @@ from typing import Any
 import faust
 from faust.worker import Worker
 
-from bench.throughput import produce, request_values
+from bench.common import produce, request_values
 from worker.stream.topics import TopicNames, ensure_topics
 
 

@@ -4,14 +4,21 @@ Records from the compacted configs topic are applied in order. Each is checked
 when it arrives against every rule that is cheap (shape, fields, templates,
 symmetric, EC and OKP keys), so every worker reading the topic finds the same
 configs invalid whatever requests it got. Only the RSA private key, whose
-import costs tens of milliseconds, waits for the first request using the
-config: the config is then compiled (keys parsed, probe signature) once, and
-the compiled form reused until a new record for its id replaces it.
+import costs tens of milliseconds, is left out of that check: the config is
+compiled (keys parsed, probe signature) once, at its first request or ahead of
+it (`compile_ahead`, which the stream layer runs in a thread for configs that
+hold one), and the compiled form reused until a new record for its id
+replaces it. Compiling is thread-safe; configs holding the same RSA key share
+it, checked once (keys.SHARED_RSA_KEYS).
+
+An entry keeps its record's bytes, not the parsed JSON: a tenth of the memory,
+and compiling parses them again in microseconds.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,20 +33,40 @@ from worker.core.keysets import DEFAULT_REFRESH_SECONDS, KeySets
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)
 class ConfigEntry:
-    raw: Any = field(repr=False)  # holds key material
+    raw: bytes | None = field(repr=False)  # the record's value; holds key material
     version: int | None
     arrival_problems: list[str] = field(default_factory=list)  # found when the record arrived
     compiled: engine.CompiledConfig | None = field(default=None, repr=False)
     problems: list[str] | None = None  # set once compiling failed
     published_at: float | None = None  # the record's timestamp (epoch seconds), the same on every worker
+    deferred_key: bool = False  # holds an RSA private key, left out of the arrival check
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one compilation at a time
+    unreported: bool = False  # found invalid ahead of its first request, not logged yet
+
+    @property
+    def settled(self) -> bool:
+        """Compiled, or found invalid: nothing left to do for this record."""
+        return bool(self.arrival_problems) or self.compiled is not None or self.problems is not None
 
 
-# Fields left for the first use: importing an RSA private key checks it, which
-# costs 40 ms or so, and a worker may hold thousands of configs it never uses.
+# Fields left for compiling (ahead of the first use, or at it): importing an RSA
+# private key checks it with a signature (keys.check_rsa_private), and a worker
+# may hold thousands of configs it never uses.
 _DEFERRED_FIELD = "private_key"
 _CHEAP_KEY_TYPES = ("EC", "OKP")
+
+
+def has_deferred_key(raw: dict[str, Any]) -> bool:
+    """True when the config's private key is one the arrival check leaves for compiling (RSA)."""
+    signature = raw.get("signature")
+    return (
+        isinstance(signature, dict)
+        and signature.get("type") == "asymmetric"
+        and signature.get("key_type") not in _CHEAP_KEY_TYPES
+        and signature.get(_DEFERRED_FIELD) is not None
+    )
 
 
 def arrival_problems(raw: dict[str, Any], config_id: str, kek: Any = None) -> list[str]:
@@ -48,12 +75,7 @@ def arrival_problems(raw: dict[str, Any], config_id: str, kek: Any = None) -> li
     if raw.get("id") != config_id:
         problems.append(f"id: '{raw.get('id')}' does not equal the record key '{config_id}'")
     signature = raw.get("signature")
-    deferred = (
-        isinstance(signature, dict)
-        and signature.get("type") == "asymmetric"
-        and signature.get("key_type") not in _CHEAP_KEY_TYPES
-        and signature.get(_DEFERRED_FIELD) is not None
-    )
+    deferred = has_deferred_key(raw)
     if deferred and isinstance(signature, dict):
         raw = {**raw, "signature": {**signature, _DEFERRED_FIELD: None}}
     try:
@@ -73,6 +95,7 @@ class ConfigTable:
         # Encryption key sets fetched from URLs; filled by the stream layer.
         self.keysets = keysets if keysets is not None else KeySets()
         self.compilations = 0
+        self._count_lock = threading.Lock()  # compilations run on the event loop and in a thread
         self.revision = 0  # bumped by every applied record, so views derived from the table know when to refresh
 
     def __len__(self) -> int:
@@ -102,10 +125,27 @@ class ConfigTable:
         version = raw.get("version")
         version = version if isinstance(version, int) and not isinstance(version, bool) else None
         self._entries[config_id] = ConfigEntry(
-            raw, version, arrival_problems(raw, config_id, self._kek), published_at=published_at
+            value,
+            version,
+            arrival_problems(raw, config_id, self._kek),
+            published_at=published_at,
+            deferred_key=has_deferred_key(raw),
         )
         self._track_key_set(config_id, raw)
         return config_id
+
+    def worth_compiling_ahead(self, config_id: str) -> bool:
+        """True when the config's first request would wait for an RSA key check (and it is not done yet)."""
+        entry = self._entries.get(config_id)
+        return entry is not None and entry.deferred_key and not entry.settled
+
+    def compile_ahead(self, config_id: str) -> None:
+        """Compile the config's current record now, if it is still to be compiled (any thread)."""
+        entry = self._entries.get(config_id)
+        if entry is not None and not entry.settled:
+            # Quietly: a worker that never serves the config does not log it (the table's summary
+            # line counts what arrived invalid); its first request logs what was found.
+            self._compile(config_id, entry, report=False)
 
     def _track_key_set(self, config_id: str, raw: dict[str, Any]) -> None:
         """Fetching a config's key set starts when the config arrives, not with its first request
@@ -156,23 +196,40 @@ class ConfigTable:
         if entry.arrival_problems:
             raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.arrival_problems))
         if entry.compiled is None and entry.problems is None:
-            self.compilations += 1
+            self._compile(config_id, entry)
+        if entry.problems is not None:
+            if entry.unreported:
+                entry.unreported = False
+                self._report(config_id, entry)
+            raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.problems))
+        assert entry.compiled is not None
+        return entry.compiled
+
+    def _compile(self, config_id: str, entry: ConfigEntry, report: bool = True) -> None:
+        with entry.lock:  # a compilation ahead in a thread may be under way: wait for it and use it
+            if entry.settled:
+                return
+            with self._count_lock:
+                self.compilations += 1
             try:
                 entry.compiled = engine.compile_config(entry.raw, kek=self._kek, keysets=self.keysets)
             except ConfigInvalid as exc:
                 entry.problems = list(exc.problems)
-                # Once per config version; problems name fields, never key material.
-                log.warning(
-                    "config '%s' version %s is invalid: %s",
-                    config_id,
-                    entry.version,
-                    "; ".join(exc.problems),
-                    extra={"config_id": config_id},
-                )
-        if entry.problems is not None:
-            raise NodeError(ErrorCode.CONFIG_INVALID, f"config '{config_id}': " + "; ".join(entry.problems))
-        assert entry.compiled is not None
-        return entry.compiled
+                if report:
+                    self._report(config_id, entry)
+                else:
+                    entry.unreported = True
+
+    @staticmethod
+    def _report(config_id: str, entry: ConfigEntry) -> None:
+        # Once per config version; problems name fields, never key material.
+        log.warning(
+            "config '%s' version %s is invalid: %s",
+            config_id,
+            entry.version,
+            "; ".join(entry.problems or ()),
+            extra={"config_id": config_id},
+        )
 
     def valid(self, config_id: str) -> tuple[engine.CompiledConfig, float | None] | None:
         """The compiled config (compiled now if need be) and its record's timestamp; None if unknown or invalid."""

@@ -2,15 +2,35 @@
 
 Every failure is a `KeyProblem` whose text describes the problem and never
 quotes the material (PEM bodies, JWK members, passwords).
+
+An RSA private key is checked when imported, as Go's crypto/rsa `Validate`
+does: its numbers must fit together (n = p.q, e.dP = 1 mod p-1, e.dQ = 1 mod
+q-1, qInv.q = 1 mod p), and a signature it makes must verify. A key that
+passes signs correctly, so no signature can leak its factors (the fault attack
+on CRT values that do not fit). OpenSSL's own check adds probabilistic
+primality tests of p and q, some 36 ms of CPU per 2048-bit key: a worker
+reading thousands of RSA configs after a start would spend minutes on them,
+and choosing primes is the key generator's job, not the signer's. This check
+costs about half a millisecond. A worker may also hold thousands of configs
+sharing a few keys: each key is checked once and the checked key object shared
+by every config (version) that holds it (`SharedKeys`). Only live configs keep
+a key: the cache holds weak references.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import threading
 import warnings
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
@@ -99,30 +119,118 @@ def is_pem(value: object) -> bool:
     return isinstance(value, str) and value.lstrip().startswith("-----BEGIN")
 
 
+class SharedKeys:
+    """Checked keys by fingerprint, each kept only while something else holds it (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._keys: weakref.WeakValueDictionary[bytes, AsymmetricKey] = weakref.WeakValueDictionary()
+        self._lock = threading.Lock()
+
+    def get(self, fingerprint: bytes, load: Callable[[], AsymmetricKey]) -> AsymmetricKey:
+        """The key shared under `fingerprint`, or `load()`'s (raising as it raises), then shared."""
+        with self._lock:
+            found = self._keys.get(fingerprint)
+        if found is not None:
+            return found
+        key = load()  # the costly check, outside the lock: at worst two threads check one key
+        with self._lock:
+            return self._keys.setdefault(fingerprint, key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+# One per process: configs compiled anywhere share their RSA private keys.
+SHARED_RSA_KEYS = SharedKeys()
+
+
 def load_private(value: object, password: str | None = None) -> AsymmetricKey:
     """A private RSA / EC / OKP key from PEM (PKCS#8, PKCS#1, SEC1; encrypted with `password`) or a JWK."""
     if is_pem(value):
         assert isinstance(value, str)
+        pem = value.encode("ascii", "replace")
         secret = password.encode("utf-8") if password is not None else None
-        try:
-            native = load_pem_private_key(value.encode("ascii", "replace"), password=secret)
-        except TypeError:
-            # cryptography: a password for a plain key, or none for an encrypted one.
-            if password is None:
-                raise KeyProblem("PEM private key is encrypted; give its private_key_password") from None
-            raise PasswordProblem("is given, but the PEM private key is not encrypted") from None
-        except (ValueError, Exception):  # cryptography raises several types for garbage
-            if password is not None and _looks_encrypted(value):
-                raise PasswordProblem("does not open the encrypted PEM private key") from None
-            raise KeyProblem("PEM private key cannot be read") from None
+        # Read without the RSA check first (microseconds): a key checked before is shared, not checked again.
+        native = _load_pem_private(value, pem, secret, password, check=False)
+        if isinstance(native, rsa.RSAPrivateKey):
+            return SHARED_RSA_KEYS.get(
+                _rsa_fingerprint(native),
+                lambda: _wrap_native(_load_pem_private(value, pem, secret, password, check=True), private=True),
+            )
         return _wrap_native(native, private=True)
     if password is not None:
         raise PasswordProblem("only opens an encrypted PEM private key, not a JWK")
     data = parse_jwk(value)
-    key = _import_asymmetric_jwk(data)
+    if data["kty"] == "RSA":
+        # The whole JWK, not only its numbers: its other members (use, alg, key_ops) are checked per config.
+        fingerprint = b"jwk:" + hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).digest()
+        key = SHARED_RSA_KEYS.get(fingerprint, lambda: _import_asymmetric_jwk(data))
+    else:
+        key = _import_asymmetric_jwk(data)
     if not key.is_private:
         raise KeyProblem("JWK is a public key; a private key is required")
     return key
+
+
+def _load_pem_private(text: str, pem: bytes, secret: bytes | None, password: str | None, *, check: bool) -> Any:
+    try:
+        native = load_pem_private_key(pem, secret, unsafe_skip_rsa_key_validation=True)
+    except TypeError:
+        # cryptography: a password for a plain key, or none for an encrypted one.
+        if password is None:
+            raise KeyProblem("PEM private key is encrypted; give its private_key_password") from None
+        raise PasswordProblem("is given, but the PEM private key is not encrypted") from None
+    except (ValueError, Exception):  # cryptography raises several types for garbage
+        if password is not None and _looks_encrypted(text):
+            raise PasswordProblem("does not open the encrypted PEM private key") from None
+        raise KeyProblem("PEM private key cannot be read") from None
+    if check and isinstance(native, rsa.RSAPrivateKey):
+        check_rsa_private(native)
+    return native
+
+
+def check_rsa_private(native: rsa.RSAPrivateKey) -> None:
+    """Refuse an RSA private key whose numbers do not fit together or whose signature does not verify."""
+    numbers = native.private_numbers()
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    p, q = numbers.p, numbers.q
+    fits = (
+        p > 1
+        and q > 1
+        and p * q == n
+        and (e * numbers.dmp1 - 1) % (p - 1) == 0
+        and (e * numbers.dmq1 - 1) % (q - 1) == 0
+        and (numbers.iqmp * q) % p == 1
+    )
+    if not fits:
+        raise KeyProblem("RSA private key is inconsistent: its numbers (n, p, q, CRT values) do not fit together")
+    # A pairwise test, as key generators run one: a factor that is not prime shows here.
+    probe = secrets.token_bytes(32)
+    try:
+        native.public_key().verify(
+            native.sign(probe, padding.PKCS1v15(), hashes.SHA256()), probe, padding.PKCS1v15(), hashes.SHA256()
+        )
+    except (InvalidSignature, ValueError):  # ValueError: too small to sign with SHA-256
+        raise KeyProblem("RSA private key is inconsistent: a signature it makes does not verify") from None
+
+
+def _rsa_fingerprint(native: rsa.RSAPrivateKey) -> bytes:
+    """A digest of every private number: the same key in any PEM encoding, and only that key."""
+    numbers = native.private_numbers()
+    digest = hashlib.sha256(b"pem:")
+    for value in (
+        numbers.public_numbers.n,
+        numbers.public_numbers.e,
+        numbers.d,
+        numbers.p,
+        numbers.q,
+        numbers.dmp1,
+        numbers.dmq1,
+        numbers.iqmp,
+    ):
+        raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+        digest.update(len(raw).to_bytes(4, "big") + raw)
+    return b"pem:" + digest.digest()
 
 
 def _looks_encrypted(pem: str) -> bool:

@@ -11,6 +11,7 @@ import base64
 import secrets
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -33,6 +34,20 @@ def _any_value(value: object) -> None:
     """Header members the config adds were checked when the config was (config/headers.py)."""
 
 
+# Registries are read-only once built, and each copies joserfc's header
+# registry: configs with the same algorithm (and extra header names) share one.
+@lru_cache(maxsize=256)
+def _jws_registry(alg: str, extra_names: frozenset[str]) -> JWSRegistry:
+    known = JWSRegistry.default_header_registry
+    members = {name: HeaderParameter(name, _any_value) for name in sorted(extra_names) if name not in known}
+    return JWSRegistry(members, algorithms=[alg])
+
+
+@lru_cache(maxsize=256)
+def _jwe_registry(alg: str, enc: str) -> JWERegistry:
+    return JWERegistry(algorithms=[alg, enc])
+
+
 @dataclass(frozen=True)
 class Signer:
     alg: str
@@ -47,9 +62,7 @@ class Signer:
             raise ValueError("alg 'none' is never allowed")
         extra = dict(extra or {})
         # joserfc refuses header members it does not know unless they are registered.
-        known = JWSRegistry.default_header_registry
-        members = {name: HeaderParameter(name, _any_value) for name in extra if name not in known}
-        return cls(alg=alg, kid=kid, key=key, registry=JWSRegistry(members, algorithms=[alg]), extra=extra)
+        return cls(alg=alg, kid=kid, key=key, registry=_jws_registry(alg, frozenset(extra)), extra=extra)
 
     def header(self) -> dict[str, Any]:
         header = {"alg": self.alg, "typ": self.extra.get("typ", "JWT"), "kid": self.kid}
@@ -81,8 +94,7 @@ class Encrypter:
     def build(
         cls, alg: str, enc: str, kid: str, key: Key, iterations: int | None = None, salt_bytes: int | None = None
     ) -> Encrypter:
-        registry = JWERegistry(algorithms=[alg, enc])
-        return cls(alg, enc, kid, key, registry, iterations, salt_bytes)
+        return cls(alg, enc, kid, key, _jwe_registry(alg, enc), iterations, salt_bytes)
 
     def encrypt(self, plaintext: bytes, *, nested: bool) -> str:
         """JWE compact; `nested` marks a JWS payload (`cty: JWT`), else the claims (`typ: JWT`)."""

@@ -128,6 +128,19 @@ def ensure_jars(jars_root: Path = DEFAULT_JARS_ROOT, say: Say = print, pom: byte
     return _complete(jars_dir)
 
 
+def new_cluster_id() -> str:
+    """A base64url-encoded 16-byte id, as StorageTool wants, never starting with '-'.
+
+    One in 64 would, and StorageTool's argument parser then reads it as an
+    option ("argument --cluster-id/-t: expected one argument"); Kafka's own
+    Uuid.randomUuid() draws again in that case too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _complete(jars_dir: Path) -> Path:
     if not any(jars_dir.glob(KAFKA_JAR_GLOB)):
         raise BrokerError(
@@ -296,8 +309,7 @@ def start(
     else:
         paths.properties.write_text(properties)
     if not formatted:
-        # StorageTool wants a base64url-encoded 16-byte id.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         fmt = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
              "-t", cluster_id, "-c", str(paths.properties), *scram],

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from worker.core.configtable import ConfigTable
 from worker.stream import metrics
 from worker.stream.backoff import add_reconnect_backoff
+from worker.stream.compileahead import CompileAhead
 from worker.stream.connection import KafkaConnection
 from worker.stream.repeats import keyed
 
@@ -28,9 +29,15 @@ STOP_SECONDS = 3.0
 
 class ConfigFeed:
     def __init__(
-        self, kafka: KafkaConnection, topic: str, table: ConfigTable, reconnect_backoff_max_seconds: float = 1.0
+        self,
+        kafka: KafkaConnection,
+        topic: str,
+        table: ConfigTable,
+        reconnect_backoff_max_seconds: float = 1.0,
+        ahead: CompileAhead | None = None,
     ) -> None:
         self.kafka = kafka
+        self.ahead = ahead  # compiles configs holding an RSA private key before their first request
         self.reconnect_backoff_max_seconds = reconnect_backoff_max_seconds
         self.topic = topic
         self.table = table
@@ -43,6 +50,8 @@ class ConfigFeed:
         self._invalid_at_start: dict[str, None] = {}  # ids found invalid while reading the topic from its start
 
     async def start(self) -> None:
+        if self.ahead is not None:
+            self.ahead.start()
         consumer = AIOKafkaConsumer(
             **self.kafka.client_options(),
             group_id=None,
@@ -69,6 +78,8 @@ class ConfigFeed:
         self._task = asyncio.create_task(self._run(), name="config-feed")
 
     async def stop(self) -> None:
+        if self.ahead is not None:
+            self.ahead.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -146,6 +157,8 @@ class ConfigFeed:
         config_id = self.table.apply(key, value, published_at)
         if config_id is None or value is None:
             return
+        if self.ahead is not None:
+            self.ahead.offer(config_id)
         problems = self.table.problems_of(config_id)
         if not problems:
             return

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 from faust.types import TP
@@ -28,6 +28,17 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 2.0  # how often lag is measured (one ListOffsets request per worker)
 _REFRESH_TIMEOUT = 5.0
+
+
+class Offset(Protocol):
+    """Where a record was read: a Faust message, for one."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
 
 
 class RequestProgress:
@@ -61,6 +72,15 @@ class RequestProgress:
         """The answer to the record at `offset` was handed to the producer."""
         if offset >= self._answered.get(partition, -1):
             self._answered[partition] = offset + 1
+
+    def answered_all(self, records: Iterable[Offset]) -> None:
+        """The answers to `records` (a batch) were handed to the producer: one update per partition."""
+        highest: dict[int, int] = {}
+        for record in records:
+            if record.topic == self.topic and record.offset > highest.get(record.partition, -1):
+                highest[record.partition] = record.offset
+        for partition, offset in highest.items():
+            self.answered(partition, offset)
 
     def positions(self, fetch_positions: Mapping[int, int | None]) -> dict[int, int]:
         """The next offset to answer per held partition; the fetch position where nothing was answered yet."""

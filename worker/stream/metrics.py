@@ -7,6 +7,9 @@ request, so no secret and no unbounded cardinality reaches them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from worker.core import algorithms
@@ -111,6 +114,25 @@ ALG_LABELS = frozenset(alg.name for alg in (*algorithms.SIGNING, *algorithms.KEY
 
 def alg_label(alg: str) -> str:
     return alg if alg in ALG_LABELS else "other"
+
+
+def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """`histogram.observe(v)` for every v, with one lock round per bucket hit rather than two per value.
+
+    A batch of answers is observed at once (the hot path observes hundreds of
+    values per batch); the series read exactly as with one observe per value.
+    """
+    if not values:
+        return
+    bounds = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    for value in values:
+        # The first bucket whose upper bound is >= value, as Histogram.observe picks it.
+        counts[bisect_left(bounds, value)] += 1
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(sum(values))
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4"

@@ -1,29 +1,57 @@
-"""Answers out in record batches: one BatchBuilder per topic-partition per agent batch.
+"""Answers out in record batches: one BatchBuilder per topic-partition, handed to the producer in the background.
 
 Sending record by record costs a future, a queue hop and a coroutine per
-answer; appending to a batch is a plain call, and the batch is handed to the
-producer with one await that only enqueues it. Partitions are chosen like the
+answer; appending to a batch is a plain call. Partitions are chosen like the
 Java client (murmur2 of the key), so answers land where any consumer expects.
+
+aiokafka takes one batch per partition at a time and sends one request per
+broker at a time: a batch handed over while the previous one for its
+partition waits for the broker is held until that request is answered.
+Awaited by the agent, that wait (a broker round trip) stalled every batch.
+Here `send` only appends: answers for a partition whose previous batch is
+still queued gather in the next open batch, and a task per partition hands
+the batches over in order. `drain()` waits until everything sent is with the
+producer; the producer's flush runs it first (transport.py), so an offset
+commit, which flushes, still covers every answer of the requests it commits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import ProducerClosed
 from aiokafka.partitioner import DefaultPartitioner
+
+log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
 Outgoing = tuple[str, bytes | None, bytes, Headers]  # topic, key, value, headers
+TopicPartition = tuple[str, int]
+
+MAX_PENDING = 20_000  # answers not yet with the producer before `send` waits for them (back-pressure)
 
 
 class BatchSink:
-    def __init__(self, producer: Callable[[], AIOKafkaProducer], on_failure: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self,
+        producer: Callable[[], AIOKafkaProducer],
+        on_failure: Callable[[BaseException], None],
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self._producer = producer
         self._on_failure = on_failure
+        self._max_pending = max_pending
         self._partitions: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
+        self._open: dict[TopicPartition, Any] = {}  # the batch still taking answers, per partition
+        self._full: dict[TopicPartition, deque[Any]] = {}  # batches full before their turn came
+        self._handing: dict[TopicPartition, asyncio.Task[None]] = {}
+        self.pending = 0  # answers appended and not yet with the producer
 
     async def _partitions_of(self, producer: AIOKafkaProducer, topic: str) -> list[int]:
         known = self._partitions.get(topic)
@@ -33,25 +61,58 @@ class BatchSink:
         return known
 
     async def send(self, outgoing: Sequence[Outgoing]) -> None:
+        """Append every answer to its partition's batch (timestamped now); the batches go out in the background."""
         producer = self._producer()
-        builders: dict[tuple[str, int], Any] = {}
+        touched: set[TopicPartition] = set()
         for topic, key, value, headers in outgoing:
             partitions = self._partitions.get(topic) or await self._partitions_of(producer, topic)
-            partition = self._partitioner(key, partitions, partitions)
-            builder = builders.get((topic, partition))
+            tp = (topic, self._partitioner(key, partitions, partitions))
+            builder = self._open.get(tp)
             if builder is None:
-                builder = builders[(topic, partition)] = producer.create_batch()
+                builder = self._open[tp] = producer.create_batch()
             if builder.append(key=key, value=value, timestamp=None, headers=list(headers)) is None:
-                # Full: hand it over and start the next one for this partition.
-                await self._submit(producer, builder, topic, partition)
-                builder = builders[(topic, partition)] = producer.create_batch()
+                # Full: it goes as it is, the answer starts the next one.
+                self._full.setdefault(tp, deque()).append(builder)
+                builder = self._open[tp] = producer.create_batch()
                 builder.append(key=key, value=value, timestamp=None, headers=list(headers))
-        for (topic, partition), builder in builders.items():
-            await self._submit(producer, builder, topic, partition)
+            touched.add(tp)
+        self.pending += len(outgoing)
+        for tp in touched:
+            if tp not in self._handing:
+                self._handing[tp] = asyncio.ensure_future(self._hand_over(producer, tp))
+        if self.pending > self._max_pending:
+            await self.drain()
 
-    async def _submit(self, producer: AIOKafkaProducer, builder: Any, topic: str, partition: int) -> None:
-        delivery = await producer.send_batch(builder, topic, partition=partition)
-        delivery.add_done_callback(self._check_delivery)
+    async def drain(self) -> None:
+        """Return once every answer sent so far is with the producer (a flush then waits for the broker)."""
+        while self._handing:
+            await asyncio.gather(*self._handing.values(), return_exceptions=True)
+
+    async def _hand_over(self, producer: AIOKafkaProducer, tp: TopicPartition) -> None:
+        """Hand the partition's batches to the producer in order, each once the previous one has left."""
+        topic, partition = tp
+        try:
+            while True:
+                full = self._full.get(tp)
+                if full:
+                    builder = full.popleft()
+                elif tp in self._open:
+                    builder = self._open.pop(tp)
+                else:
+                    return
+                count = builder.record_count()
+                # Closed, the batch goes out at once: an open one would wait out the producer's linger.
+                builder.close()
+                delivery = await producer.send_batch(builder, topic, partition=partition)
+                self.pending -= count
+                delivery.add_done_callback(self._check_delivery)
+        except ProducerClosed:
+            # Stopping: what was not handed over is not committed either, so it is answered again.
+            log.warning("producer closed with answers still to send; their requests will be answered again")
+        except Exception as exc:
+            self._on_failure(exc)
+        finally:
+            del self._handing[tp]
 
     def _check_delivery(self, delivery: Any) -> None:
         if delivery.cancelled():

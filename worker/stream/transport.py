@@ -16,6 +16,11 @@
   group anyway (as Kafka 4.1's Java client can, KIP-1092), and only a crash
   keeps the member's place for a quick restart.
 - **Reconnect backoff** on the consumer's and the producer's clients (backoff.py).
+- **One wait per fetched batch**, not per record, in the fetch loop (fetchloop.py).
+- **Flush means everything sent**: the producer's flush (before every offset
+  commit) first runs the app's `before_flush` hooks, so answers the sink still
+  holds (sink.py) reach the producer before the offsets of their requests are
+  committed.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,6 +37,7 @@ import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from worker.stream import fetchloop
 from worker.stream.backoff import add_reconnect_backoff
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,12 @@ class TunedApp(faust.App):
     """A faust.App whose transport is the one below, tuned by `tuning`."""
 
     tuning: KafkaTuning = KafkaTuning()
+    # Awaited by the producer's flush before it flushes (answers a sink still holds).
+    before_flush: list[Callable[[], Awaitable[None]]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.before_flush = []
+        super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
@@ -95,6 +108,17 @@ class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    _drained: asyncio.Event | None = None
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        self._drained = asyncio.Event()
+        await fetchloop.drain(self, fetcher, self._drained)
+
+    def on_buffer_drop(self, tp: TP) -> None:
+        super().on_buffer_drop(tp)
+        if self._drained is not None:
+            self._drained.set()
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         await self._commit_answered()
         await super().on_partitions_revoked(revoked)
@@ -126,6 +150,11 @@ class Consumer(driver.Consumer):
 
 
 class Producer(driver.Producer):
+    async def flush(self) -> None:
+        for before in getattr(self.app, "before_flush", ()):
+            await before()
+        await super().flush()
+
     def _new_producer(self, transactional_id: str | None = None) -> aiokafka.AIOKafkaProducer:
         producer = super()._new_producer(transactional_id)
         add_reconnect_backoff(producer.client, _tuning(self.app).reconnect_backoff_max_seconds)

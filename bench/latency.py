@@ -1,0 +1,200 @@
+"""Request-to-answer latency of one worker fed at a fixed rate: 25%, 50% and 75% of its measured peak.
+
+For each rate a fresh worker answers requests produced at that pace for a few
+seconds (a steady stream, not a backlog). Latency is read from the records
+themselves: the requests and answers topics take the broker's append time as
+record timestamp (`message.timestamp.type=LogAppendTime`), so each figure
+runs from the request being in Kafka to its answer being in Kafka, whatever
+the load generator's own producer queues before it sends. The peak is
+measured first (a drained backlog, bench/throughput.py) unless given.
+
+    .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 RS256
+    .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 12000 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.partitioner import DefaultPartitioner
+
+from bench.common import (
+    CpuClock,
+    broker,
+    config_for,
+    delete_topics,
+    machine,
+    new_topics,
+    percentile,
+    produce,
+    read_timestamps,
+    request_values,
+    start_worker,
+)
+from bench.throughput import DEFAULT_REQUESTS, drain
+
+FRACTIONS = (0.25, 0.5, 0.75)
+TICK_SECONDS = 0.001  # the pacer sends what is due every millisecond
+
+
+@dataclass(frozen=True)
+class Latency:
+    rate: float  # requests per second asked for
+    sent_rate: float  # what the pacer achieved
+    p50: float  # seconds
+    p95: float
+    p99: float
+    max: float
+    cpu_per_1000: float  # CPU seconds of the worker per 1,000 answers while paced
+
+    def row(self) -> str:
+        ms = " / ".join(f"{v * 1000:.1f}" for v in (self.p50, self.p95, self.p99, self.max))
+        return (
+            f"{self.rate:7.0f} req/s (sent {self.sent_rate:7.0f}): p50/p95/p99/max {ms} ms, "
+            f"{self.cpu_per_1000:.3f} CPU s/1000"
+        )
+
+
+async def paced(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]], rate: float) -> float:
+    """Send `values` at `rate` per second, evenly; returns the rate achieved.
+
+    Every millisecond, what is due goes out as one record batch per partition
+    (the key's partition, as any producer picks it): a per-record `send` would
+    cost the load generator a third of a core at a few thousand requests per
+    second, on the cores the worker and the broker need. Each record's
+    timestamp is taken when it is appended, when it is due.
+    """
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+        partitioner = DefaultPartitioner()
+        sent = 0
+        deliveries = []
+        started = time.perf_counter()
+        while sent < len(values):
+            due = min(len(values), int((time.perf_counter() - started) * rate) + 1)
+            builders: dict[int, Any] = {}
+            while sent < due:
+                key, value = values[sent]
+                partition = partitioner(key, partitions, partitions)
+                builder = builders.get(partition)
+                if builder is None:
+                    builder = builders[partition] = producer.create_batch()
+                if builder.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
+                    builder.close()
+                    deliveries.append(await producer.send_batch(builder, topic, partition=partition))
+                    builder = builders[partition] = producer.create_batch()
+                    builder.append(key=key, value=value, timestamp=None)
+                sent += 1
+            for partition, builder in builders.items():
+                builder.close()
+                deliveries.append(await producer.send_batch(builder, topic, partition=partition))
+            await asyncio.sleep(TICK_SECONDS)
+        took = time.perf_counter() - started
+        await asyncio.gather(*deliveries)
+        return sent / took
+    finally:
+        await producer.stop()
+
+
+async def broker_timestamps(bootstrap: str, topics: list[str]) -> None:
+    """Records on `topics` get their broker's append time as timestamp (message.timestamp.type)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, topic, configs={"message.timestamp.type": "LogAppendTime"})
+                for topic in topics
+            ]
+        )
+    finally:
+        await admin.close()
+
+
+async def measure(bootstrap: str, alg: str, rate: float, seconds: float, tmp: Path, config: dict[str, Any]) -> Latency:
+    names = await new_topics(bootstrap, f"lat-{alg.lower()}")
+    # Timestamps set by the broker as it appends: from the request being in Kafka to its answer
+    # being in Kafka, without the load generator's own queueing before it sends.
+    await broker_timestamps(bootstrap, [names.requests, names.true])
+    try:
+        await produce(bootstrap, names.configs, [(b"bench", orjson.dumps(config))])
+        worker = await asyncio.to_thread(start_worker, bootstrap, names.prefix, tmp)
+        try:
+            # Warm up (compile the config, fill the connections) before the measured stream.
+            warm = request_values(200)
+            await paced(bootstrap, names.requests, warm, min(rate, 2000))
+            await read_timestamps(bootstrap, [names.true], len(warm), timeout=120)
+            values = request_values(int(rate * seconds), start=len(warm))
+            assert worker.proc is not None
+            clock = CpuClock(worker.proc.pid).start()
+            try:
+                sent_rate = await paced(bootstrap, names.requests, values, rate)
+                total = len(warm) + len(values)
+                answers = await read_timestamps(bootstrap, [names.true], total, timeout=300)
+            except TimeoutError:
+                # What the worker says of itself, for whoever reads why a run failed.
+                shown = [line for line in worker.metrics().splitlines() if line.startswith(("jwtgen_", "kafka_"))]
+                print("\n".join(["worker metrics:", *shown]), flush=True)
+                raise
+            finally:
+                clock.stop()
+            requests = await read_timestamps(bootstrap, [names.requests], total, timeout=120)
+        finally:
+            await asyncio.to_thread(worker.stop)
+        wanted = {key for key, _ in values}
+        delays = [(answers[key] - requests[key]) / 1000 for key in wanted]
+        answered = [answers[key] / 1000 for key in wanted]
+        return Latency(
+            rate,
+            sent_rate,
+            percentile(delays, 0.50),
+            percentile(delays, 0.95),
+            percentile(delays, 0.99),
+            max(delays),
+            clock.between(min(answered), max(answered)) / len(values) * 1000,
+        )
+    finally:
+        await delete_topics(bootstrap, names)
+
+
+async def latencies(
+    bootstrap: str, alg: str, peak: float, seconds: float, tmp: Path, fractions: tuple[float, ...] = FRACTIONS
+) -> list[Latency]:
+    config = config_for(alg)
+    return [await measure(bootstrap, alg, peak * fraction, seconds, tmp, config) for fraction in fractions]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap", help="use a running broker instead of starting one")
+    parser.add_argument("--alg", nargs="+", default=["HS256", "RS256"])
+    parser.add_argument("--peak", type=float, help="the worker's peak in req/s (measured when not given)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced stream")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="jwtgen-bench-"))
+    with broker(args.bootstrap, tmp / "broker") as bootstrap:
+        print(f"{machine()}, broker {bootstrap}", flush=True)
+        for alg in args.alg:
+            peak = args.peak
+            if peak is None:
+                n = DEFAULT_REQUESTS.get(alg, 10000)
+                peak = asyncio.run(drain(bootstrap, "worker", alg, n, 500, tmp)).rate
+            print(f"{alg}: peak {peak:.0f} req/s", flush=True)
+            for result in asyncio.run(latencies(bootstrap, alg, peak, args.seconds, tmp)):
+                print(f"  {result.rate / peak:4.0%} of peak: {result.row()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
