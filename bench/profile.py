@@ -9,6 +9,7 @@ own modules, Faust, aiokafka, joserfc/cryptography, ... on the stack), then
 microseconds per request for each area. Idle samples (waiting for the broker)
 are not counted: the shares are of CPU time.
 
+    .venv/bin/pip install -e '.[bench]'          # py-spy, once
     .venv/bin/python -m bench.profile --bootstrap 127.0.0.1:9092 --alg HS256 -n 100000
 """
 
@@ -58,8 +59,15 @@ AREAS = (
 )
 
 
+def py_spy_binary() -> Path:
+    found = Path(sys.executable).parent / "py-spy"
+    if not found.exists():
+        sys.exit("bench.profile needs py-spy: .venv/bin/pip install -e '.[bench]'")
+    return found
+
+
 def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    py_spy_bin = Path(sys.executable).parent / "py-spy"
+    py_spy_bin = py_spy_binary()
     return subprocess.Popen(
         [str(py_spy_bin), "record", "--pid", str(pid), "--rate", str(RATE_HZ), "--format", "raw", "-o", str(out)],
         stdout=subprocess.DEVNULL,
@@ -156,6 +164,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=100_000)
     parser.add_argument("--no-floor", action="store_true", help="skip profiling bench/faust_floor.py")
     args = parser.parse_args()
+    py_spy_binary()
     if os.geteuid() != 0:
         print("note: py-spy attaches with ptrace; as non-root it may need kernel.yama.ptrace_scope=0", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="jwtgen-profile-"))
