@@ -130,7 +130,9 @@ async def _deliver(
     acks_enabled_for = consumer.app.topics.acks_enabled_for
     suspended = consumer.suspend_flow.is_set
     since_yield = 0
-    async for tp, message in _chain(first, rest):
+    item = first
+    while True:
+        tp, message = item
         if suspended():  # a rebalance began: the rest is fetched again from the committed offsets
             return
         since_yield += 1
@@ -139,17 +141,15 @@ async def _deliver(
             since_yield = 0
         offset = message.offset
         read_offset = read_offsets[tp]
-        if read_offset is not None and offset < read_offset:
-            continue  # read before (Faust drops it the same way)
-        gap = offset - (read_offset or 0)
-        if gap > 1 and read_offset and acks_enabled_for(message.topic):
-            await consumer._add_gap(tp, read_offset + 1, offset)
-        await callback(message)
-        read_offsets[tp] = offset
-        commits.maybe_start()
-
-
-async def _chain(first: tuple[Any, Any], rest: AsyncIterator[tuple[Any, Any]]) -> AsyncIterator[tuple[Any, Any]]:
-    yield first
-    async for item in rest:  # the records already fetched: no more waiting on the broker
-        yield item
+        # A record read before is dropped, as Faust drops it.
+        if read_offset is None or offset >= read_offset:
+            gap = offset - (read_offset or 0)
+            if gap > 1 and read_offset and acks_enabled_for(message.topic):
+                await consumer._add_gap(tp, read_offset + 1, offset)
+            await callback(message)
+            read_offsets[tp] = offset
+            commits.maybe_start()
+        try:
+            item = await rest.__anext__()  # the records already fetched: no more waiting on the broker
+        except StopAsyncIteration:
+            return
