@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,11 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.partitioner import DefaultPartitioner
 
 from tests.support.kafkaio import WorkerProcess
 from tests.support.processes import JWTGEN, REPO, free_port
 from worker.core import keygen
+from worker.stream.sink import BatchSink
 from worker.stream.topics import TopicNames, ensure_topics
 
 PARTITIONS = 8
@@ -129,36 +129,41 @@ async def produce(bootstrap: str, topic: str, records: Sequence[tuple[bytes | No
         await producer.stop()
 
 
-async def produce_burst(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
-    """Send `records` as record batches built here, one per partition at a time, far faster than any worker answers.
+Send = Callable[[str, Sequence[tuple[bytes, bytes]]], Awaitable[None]]
 
-    A backlog produced while the workers already run: appending to a batch is a
-    plain call (a per-record `send` would cost a third of a core on the cores
-    the workers need), and each record lands on its key's partition.
+
+@contextlib.asynccontextmanager
+async def batch_producer(bootstrap: str) -> AsyncIterator[Send]:
+    """`send(topic, records)` through the worker's own BatchSink (worker/stream/sink.py).
+
+    Each record is appended to its key's partition's record batch (a plain
+    call: a per-record `send` would cost the load generator a third of a core
+    on the cores the workers need) and takes its timestamp then; the batches
+    are handed over in the background. On the way out every record is
+    acknowledged, or the first delivery error is raised.
     """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
+    failures: list[BaseException] = []
+    sink = BatchSink(lambda: producer, failures.append)
+
+    async def send(topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+        await sink.send([(topic, key, value, ()) for key, value in records])
+
     await producer.start()
     try:
-        partitions = sorted(await producer.partitions_for(topic))
-        partitioner = DefaultPartitioner()
-        builders: dict[int, Any] = {}
-        deliveries = []
-        for key, value in records:
-            partition = partitioner(key, partitions, partitions)
-            builder = builders.get(partition)
-            if builder is None:
-                builder = builders[partition] = producer.create_batch()
-            if builder.append(key=key, value=value, timestamp=None) is None:
-                builder.close()
-                deliveries.append(await producer.send_batch(builder, topic, partition=partition))
-                builder = builders[partition] = producer.create_batch()
-                builder.append(key=key, value=value, timestamp=None)
-        for partition, builder in builders.items():
-            builder.close()
-            deliveries.append(await producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*deliveries)
+        yield send
+        await sink.drain()
+        await producer.flush()
     finally:
         await producer.stop()
+    if failures:
+        raise failures[0]
+
+
+async def produce_burst(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+    """Send `records` far faster than any worker answers: a backlog produced while the workers already run."""
+    async with batch_producer(bootstrap) as send:
+        await send(topic, records)
 
 
 async def read_timestamps(bootstrap: str, topics: Sequence[str], n: int, timeout: float) -> dict[bytes | None, int]:
@@ -192,7 +197,7 @@ async def read_timestamps(bootstrap: str, topics: Sequence[str], n: int, timeout
         await consumer.stop()
 
 
-def span_seconds(stamps: dict[bytes | None, int]) -> float:
+def span_seconds(stamps: Mapping[Any, int]) -> float:
     """From the first timestamp to the last, in seconds."""
     return (max(stamps.values()) - min(stamps.values())) / 1000
 
@@ -265,11 +270,11 @@ def start_worker(bootstrap: str, prefix: str, log_dir: Path, env: dict[str, str]
     return worker.start(timeout=180)
 
 
-def metric_sum(worker: WorkerProcess, name: str) -> float:
-    """The sum of every series of `name` in the worker's /metrics (0 when it has none)."""
+def metric_sum(worker: WorkerProcess, name: str, having: str = "") -> float:
+    """The sum of the series of `name` in the worker's /metrics whose line holds `having` (0 when none)."""
     total = 0.0
     for line in worker.metrics().splitlines():
-        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " ") and having in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.partitioner import DefaultPartitioner
 
 from bench.common import (
     CpuClock,
+    batch_producer,
     broker,
     config_for,
     delete_topics,
@@ -68,44 +67,19 @@ class Latency:
 async def paced(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]], rate: float) -> float:
     """Send `values` at `rate` per second, evenly; returns the rate achieved.
 
-    Every millisecond, what is due goes out as one record batch per partition
-    (the key's partition, as any producer picks it): a per-record `send` would
-    cost the load generator a third of a core at a few thousand requests per
-    second, on the cores the worker and the broker need. Each record's
-    timestamp is taken when it is appended, when it is due.
+    Every millisecond, what is due is appended to the record batches of its
+    keys' partitions (bench.common.batch_producer), when it is due.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
-    await producer.start()
-    try:
-        partitions = sorted(await producer.partitions_for(topic))
-        partitioner = DefaultPartitioner()
+    async with batch_producer(bootstrap) as send:
         sent = 0
-        deliveries = []
         started = time.perf_counter()
         while sent < len(values):
             due = min(len(values), int((time.perf_counter() - started) * rate) + 1)
-            builders: dict[int, Any] = {}
-            while sent < due:
-                key, value = values[sent]
-                partition = partitioner(key, partitions, partitions)
-                builder = builders.get(partition)
-                if builder is None:
-                    builder = builders[partition] = producer.create_batch()
-                if builder.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                    builder.close()
-                    deliveries.append(await producer.send_batch(builder, topic, partition=partition))
-                    builder = builders[partition] = producer.create_batch()
-                    builder.append(key=key, value=value, timestamp=None)
-                sent += 1
-            for partition, builder in builders.items():
-                builder.close()
-                deliveries.append(await producer.send_batch(builder, topic, partition=partition))
+            await send(topic, values[sent:due])
+            sent = due
             await asyncio.sleep(TICK_SECONDS)
         took = time.perf_counter() - started
-        await asyncio.gather(*deliveries)
-        return sent / took
-    finally:
-        await producer.stop()
+    return sent / took
 
 
 async def broker_timestamps(bootstrap: str, topics: list[str]) -> None:

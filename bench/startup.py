@@ -89,11 +89,7 @@ def answered(worker: WorkerProcess) -> float:
 
 
 def true_answers(worker: WorkerProcess) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in worker.metrics().splitlines()
-        if line.startswith("jwtgen_answers_total{") and 'outcome="True"' in line
-    )
+    return metric_sum(worker, "jwtgen_answers_total", 'outcome="True"')
 
 
 async def memory(bootstrap: str, tmp: Path, total: int, hs: int, rsa: int) -> None:
