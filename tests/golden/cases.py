@@ -297,36 +297,24 @@ def failure_requests(phase: int) -> list[Outgoing]:
         as_record(request(f"invalid-json-{p}", "not-json-config", 1)),
         as_record(request(f"var-missing-{p}", "hs256-password", 1, store={"user": {"id": "u-1"}})),
         as_record(request(f"var-null-{p}", "hs256-password", 1, store={"user": {"id": "u-1", "email": None}})),
-        as_record(
-            request(
-                f"type-number-{p}",
-                "claims-all-types",
-                1,
-                store={**store(1), "user": {**store(1)["user"], "age": "old"}},
+        # A value that does not convert to its claim's type: one per type.
+        *(
+            as_record(
+                request(
+                    f"type-{kind}-{p}",
+                    "claims-all-types",
+                    i,
+                    store={**store(i), "user": {**store(i)["user"], variable: value}},
+                )
             )
-        ),
-        as_record(
-            request(
-                f"type-bool-{p}",
-                "claims-all-types",
-                2,
-                store={**store(2), "user": {**store(2)["user"], "admin": "yes"}},
-            )
-        ),
-        as_record(
-            request(
-                f"type-array-{p}",
-                "claims-all-types",
-                3,
-                store={**store(3), "user": {**store(3)["user"], "groups_json": "{}"}},
-            )
-        ),
-        as_record(
-            request(
-                f"type-object-{p}",
-                "claims-all-types",
-                4,
-                store={**store(4), "user": {**store(4)["user"], "prefs_json": "[1]"}},
+            for i, (kind, variable, value) in enumerate(
+                [
+                    ("number", "age", "old"),
+                    ("bool", "admin", "yes"),
+                    ("array", "groups_json", "{}"),
+                    ("object", "prefs_json", "[1]"),
+                ],
+                start=1,
             )
         ),
         as_record(request(f"fits-{p}", "big-claims", 2, store={**store(2), "blob": "y" * 1000})),
