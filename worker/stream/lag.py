@@ -2,7 +2,7 @@
 
 Lag is the high watermark (the end offset, asked of the broker) minus the next
 offset this worker will answer: the offset after the last request whose answer
-was handed to the producer. Before the first answer on a newly assigned
+was queued for sending. Before the first answer on a newly assigned
 partition it counts from the consumer's fetch position. The worker's own view
 is finer than the committed offsets kafka_exporter and KEDA read (commits run
 every second), and it needs no access to the group's offsets.
@@ -69,12 +69,12 @@ class RequestProgress:
         metrics.ASSIGNED_PARTITIONS.set(len(self.partitions))
 
     def answered(self, partition: int, offset: int) -> None:
-        """The answer to the record at `offset` was handed to the producer."""
+        """The answer to the record at `offset` was queued for sending (sink.py)."""
         if offset >= self._answered.get(partition, -1):
             self._answered[partition] = offset + 1
 
     def answered_all(self, records: Iterable[Offset]) -> None:
-        """The answers to `records` (a batch) were handed to the producer: one update per partition."""
+        """The answers to `records` (a batch) were queued for sending: one update per partition."""
         highest: dict[int, int] = {}
         for record in records:
             if record.topic == self.topic and record.offset > highest.get(record.partition, -1):

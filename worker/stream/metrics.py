@@ -89,7 +89,7 @@ CONSUMER_OFFSET = Gauge(
 )
 END_TO_END_SECONDS = Histogram(
     "jwtgen_end_to_end_seconds",
-    "From a request record's timestamp to its answer being handed to the producer",
+    "From a request record's timestamp to its answer being queued for sending",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
     registry=REGISTRY,
 )
