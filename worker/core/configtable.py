@@ -12,8 +12,8 @@ hold one), and the compiled form reused until a new record for its id
 replaces it. Compiling is thread-safe; configs holding the same RSA key share
 it, checked once (keys.SHARED_RSA_KEYS).
 
-An entry keeps its record's bytes, not the parsed JSON: a tenth of the memory,
-and compiling parses them again in microseconds.
+An entry keeps its record's bytes, not the parsed JSON (a tenth of the memory;
+compiling parses them again in microseconds), and only until it is compiled.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from worker.core.keysets import DEFAULT_REFRESH_SECONDS, KeySets
 log = logging.getLogger(__name__)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ConfigEntry:
-    raw: bytes | None = field(repr=False)  # the record's value; holds key material
+    raw: bytes | None = field(repr=False)  # the record's value (key material) until it is compiled
     version: int | None
     arrival_problems: list[str] = field(default_factory=list)  # found when the record arrived
     compiled: engine.CompiledConfig | None = field(default=None, repr=False)
@@ -220,6 +220,7 @@ class ConfigTable:
                     self._report(config_id, entry)
                 else:
                     entry.unreported = True
+            entry.raw = None  # settled for good: the record is never read again
 
     @staticmethod
     def _report(config_id: str, entry: ConfigEntry) -> None:

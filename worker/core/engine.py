@@ -26,7 +26,7 @@ __all__ = ["CompiledConfig", "ConfigInvalid", "Generated", "compile_config", "ge
 _PROBE = b'{"probe":true}'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RemoteEncryption:
     """Encryption to a key chosen per request from a key set the worker fetches (`encryption.jwks_url`)."""
 
@@ -58,7 +58,7 @@ class RemoteEncryption:
         return built
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledConfig:
     """A validated config with keys parsed once; immutable, shareable."""
 
@@ -70,14 +70,15 @@ class CompiledConfig:
     alg: str  # signing alg, or the JWE alg when encryption-only
     enc: str | None
     kid: str | None  # signing kid, or the encryption kid when encryption-only (None: chosen per request)
-    public_jwk: dict[str, Any] | None = field(repr=False)  # of an asymmetric signing key
+    # Of an asymmetric signing key, when the config stores it (an RSA one is 600 bytes per config).
+    public_jwk: dict[str, Any] | None = field(repr=False)
     remote: RemoteEncryption | None = field(default=None, repr=False)  # instead of `encrypter`
 
     def encrypter_for_request(self) -> Encrypter | None:
         return self.remote.encrypter() if self.remote is not None else self.encrypter
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Generated:
     token: str
     token_info: dict[str, Any]
@@ -110,7 +111,7 @@ def compile_config(raw: object, *, kek: Key | None = None, keysets: KeySets | No
             signer.sign(_PROBE)
         except NodeError as exc:
             problems.append(f"signature.alg: {sig.alg} cannot be used with this key ({exc.message})")
-        if sig.type == "asymmetric":
+        if sig.type == "asymmetric" and config.store is not None and "public_jwk" in config.store.attributes:
             assert isinstance(sig.key, (keyops.RSAKey, keyops.ECKey, keyops.OKPKey))
             public_jwk = keyops.public_jwk(sig.key, kid)
     enc = config.encryption

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from joserfc.jwk import Key
 
+from worker.core import keys as keyops
 from worker.core.config import NodeConfig
 from worker.core.configtable import ConfigTable
 from worker.core.engine import CompiledConfig
@@ -67,7 +68,7 @@ def public_jwk(key: Key, kid: str, alg: str) -> dict[str, Any]:
     members = PUBLIC_MEMBERS.get(key.key_type)
     if members is None:  # oct: a symmetric key is never published
         raise ValueError(f"a {key.key_type} key has no public half")
-    data = key.as_dict(private=False)
+    data = keyops.public_members(key)
     jwk = {name: data[name] for name in members}
     jwk.update(kid=kid, alg=alg, use="sig")
     return jwk

@@ -71,6 +71,38 @@ _KTY_CLASS: dict[str, type[RSAKey] | type[ECKey] | type[OKPKey]] = {
 }
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
+# Members joserfc asks a key for at every signature and encryption (check_use, check_alg,
+# check_key_op, the recipient's kid).
+_LOOKED_UP_MEMBERS = frozenset({"use", "alg", "key_ops", "kid"})
+
+
+class _Memberless:
+    """A key read from PEM or a password, which has no JWK members beyond its numbers.
+
+    Asked for one, a plain joserfc key builds its whole JWK and keeps it for the
+    key's life: for an RSA private key, the private numbers as 2 KiB of text per
+    config, built by its first signature. The answer is known without it.
+    """
+
+    def get(self, k: str, default: str | list[str] | None = None) -> str | list[str] | None:
+        return default if k in _LOOKED_UP_MEMBERS else super().get(k, default)  # type: ignore[misc]
+
+
+class _PemRSAKey(_Memberless, RSAKey):
+    pass
+
+
+class _PemECKey(_Memberless, ECKey):
+    pass
+
+
+class _PemOKPKey(_Memberless, OKPKey):
+    pass
+
+
+class _PasswordOctKey(_Memberless, OctKey):
+    pass
+
 
 class KeyProblem(ValueError):
     """Key material that cannot be used; the text is safe to show (no material)."""
@@ -96,7 +128,7 @@ def parse_jwk(value: object) -> dict[str, Any]:
 
 def oct_from_password(password: str) -> OctKey:
     """The UTF-8 bytes of `password` as an HMAC / AES key."""
-    key: OctKey = _quiet(lambda: OctKey.import_key(password.encode("utf-8")))
+    key: OctKey = _quiet(lambda: _PasswordOctKey.import_key(password.encode("utf-8")))
     return key
 
 
@@ -255,7 +287,7 @@ def load_public(value: object) -> AsymmetricKey:
 
 
 def to_public(key: AsymmetricKey) -> AsymmetricKey:
-    cls = type(key)
+    cls = _KTY_CLASS[key.key_type]
     public: AsymmetricKey = _quiet(lambda: cls.import_key(key.as_dict(private=False)))
     return public
 
@@ -270,21 +302,38 @@ def curve_of(key: ECKey | OKPKey) -> str:
 
 def same_public_key(a: Key, b: Key) -> bool:
     """True when `a` and `b` share one public key (RFC 7638 thumbprints compare public members only)."""
-    return a.key_type == b.key_type and a.thumbprint() == b.thumbprint()
+    return a.key_type == b.key_type and thumbprint(a) == thumbprint(b)
 
 
 def thumbprint(key: Key) -> str:
     """RFC 7638 SHA-256 thumbprint, base64url."""
-    return str(key.thumbprint())
+    return str(_public_view(key).thumbprint())
+
+
+def public_members(key: Key) -> dict[str, Any]:
+    """The key's JWK members without the private ones (all of them for an oct key's caller to refuse)."""
+    return dict(_public_view(key).as_dict(private=False))
 
 
 def public_jwk(key: AsymmetricKey, kid: str) -> dict[str, Any]:
     """The public JWK of `key` with only public members plus `kid`."""
-    data = dict(key.as_dict(private=False))
+    data = public_members(key)
     for member in _PRIVATE_MEMBERS:
         data.pop(member, None)
     data["kid"] = kid
     return data
+
+
+def _public_view(key: Key) -> Key:
+    """`key`, or for a private key read from PEM, its public half.
+
+    Any member of a key read from PEM makes joserfc build its whole JWK and keep
+    it on the key: for an RSA key, 2 KiB of private numbers as text, for as long
+    as the config lives. The public half answers thumbprints and public members alike.
+    """
+    if isinstance(key, (RSAKey, ECKey, OKPKey)) and key.is_private and not isinstance(key.original_value, dict):
+        return _wrap_native(key.public_key, private=False)
+    return key
 
 
 def _import_asymmetric_jwk(data: dict[str, Any]) -> AsymmetricKey:
@@ -308,13 +357,13 @@ def _wrap_native(native: object, *, private: bool) -> AsymmetricKey:
     # We load PEM with cryptography ourselves (clear errors, no material in them)
     # and hand joserfc the native key object.
     if isinstance(native, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
-        return RSAKey(native, native)
+        return _PemRSAKey(native, native) if private else RSAKey(native, native)
     if isinstance(native, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         if curve_by_native_name(native.curve.name) is None:
             raise KeyProblem(f"EC curve {native.curve.name} is not supported ({listed(curves('EC'))})")
-        return ECKey(native, native)
+        return _PemECKey(native, native) if private else ECKey(native, native)
     if isinstance(native, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
-        return OKPKey(native, native)
+        return _PemOKPKey(native, native) if private else OKPKey(native, native)
     kind = "private" if private else "public"
     raise KeyProblem(f"PEM {kind} key is not an RSA, EC or Ed25519 key")
 

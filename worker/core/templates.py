@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,7 @@ class Path:
         return ".".join(self.segments)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Template:
     """A compiled config value.
 
@@ -81,10 +82,22 @@ class Template:
         return "".join(out)
 
 
+# Compiled templates by their text, shared by every config that spells one the same way
+# (thousands of configs say "{{user.id}}") and let go with the last config holding it.
+_COMPILED: weakref.WeakValueDictionary[str, Template] = weakref.WeakValueDictionary()
+
+
 def compile_template(value: Any) -> Template:
     """Compile a config value; raises TemplateSyntaxError for `{{}}` or `{{a..b}}`."""
     if not isinstance(value, str):
         return Template(static=value, is_static=True)
+    compiled = _COMPILED.get(value)
+    if compiled is None:
+        compiled = _COMPILED.setdefault(value, _compile_text(value))
+    return compiled
+
+
+def _compile_text(value: str) -> Template:
     parts: list[str | Path] = []
     pos = 0
     for match in _TEMPLATE.finditer(value):

@@ -48,7 +48,7 @@ def _jwe_registry(alg: str, enc: str) -> JWERegistry:
     return JWERegistry(algorithms=[alg, enc])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signer:
     alg: str
     kid: str
@@ -80,7 +80,7 @@ class Signer:
         return token, header
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Encrypter:
     alg: str
     enc: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.core.config.audience import parse_audience
-from worker.core.config.fields import Problems, flag, got, kind, obj, string
+from worker.core.config.fields import Problems, flag, got, kind, obj, shared, string
 from worker.core.config.missing import policy, text_policy, typed_default
 from worker.core.config.model import FLAG_DEFAULTS, Claims, CustomClaim
 from worker.core.errors import NodeError
@@ -28,8 +28,8 @@ def parse_claims(problems: Problems, raw: object) -> Claims | None:
     if d is None:
         return None
     flags = {name: flag(problems, d, "claims.", name, default) for name, default in FLAG_DEFAULTS.items()}
-    issuer, issuer_t = _claim_text(problems, d, "issuer", required=flags["iss"], flag_name="iss")
-    subject, subject_t = _claim_text(problems, d, "subject", required=flags["sub"], flag_name="sub")
+    issuer_t = _claim_text(problems, d, "issuer", required=flags["iss"], flag_name="iss")
+    subject_t = _claim_text(problems, d, "subject", required=flags["sub"], flag_name="sub")
     issuer_missing = text_policy(problems, d, "issuer", issuer_t)
     subject_missing = text_policy(problems, d, "subject", subject_t)
     audience = parse_audience(problems, d)
@@ -39,8 +39,6 @@ def parse_claims(problems: Problems, raw: object) -> Claims | None:
     custom = _custom(problems, d.get("custom"), enabled)
     return Claims(
         **flags,
-        issuer=issuer,
-        subject=subject,
         custom=custom,
         issuer_template=issuer_t,
         subject_template=subject_t,
@@ -50,23 +48,21 @@ def parse_claims(problems: Problems, raw: object) -> Claims | None:
     )
 
 
-def _claim_text(
-    problems: Problems, d: dict[str, Any], name: str, *, required: bool, flag_name: str
-) -> tuple[str | None, Template | None]:
+def _claim_text(problems: Problems, d: dict[str, Any], name: str, *, required: bool, flag_name: str) -> Template | None:
     value = d.get(name)
     path = f"claims.{name}"
     if value is None:
         if required:
             problems.add(path, f"required when '{flag_name}' is on")
-        return None, None
+        return None
     if not isinstance(value, str) or not value:
         problems.add(path, f"must be a non-empty string, got {kind(value)}")
-        return None, None
+        return None
     try:
-        return value, compile_template(value)
+        return compile_template(value)
     except TemplateSyntaxError as exc:
         problems.add(path, str(exc))
-        return None, None
+        return None
 
 
 def _custom(problems: Problems, raw: object, enabled: set[str]) -> tuple[CustomClaim, ...]:
@@ -100,13 +96,15 @@ def _custom_claim(problems: Problems, item: object, path: str, seen: set[str], e
     if claim_type not in CLAIM_TYPES:
         problems.add(f"{path}.type", f"must be one of {', '.join(CLAIM_TYPES)}, got {got(claim_type)}")
         claim_type = None
+    else:
+        claim_type = shared(claim_type)
     value = d.get("value")
     template = _value_template(problems, value, path, claim_type)
     templated = template is not None and not template.is_static
     missing = policy(problems, d, f"{path}.", "", templated, typed_default(problems, claim_type))
     if key is None or claim_type is None or template is None:
         return None
-    return CustomClaim(key=key, type=claim_type, value=value, template=template, missing=missing)
+    return CustomClaim(key=key, type=claim_type, template=template, missing=missing)
 
 
 def _value_template(problems: Problems, value: object, path: str, claim_type: str | None) -> Template | None:

@@ -14,7 +14,7 @@ from joserfc.jwk import Key
 from worker.core import algorithms as jwa
 from worker.core import keysets
 from worker.core.algorithms import DEFAULT_ENC
-from worker.core.config.fields import Problems, got, obj, string, unused
+from worker.core.config.fields import Problems, got, obj, shared, string, unused
 from worker.core.config.keyrules import jwk_fits, key_shape, key_type, oct_key
 from worker.core.config.model import Encryption
 from worker.core.config.recipients import recipient_key
@@ -37,10 +37,14 @@ def parse_encryption(problems: Problems, raw: object, kek: Key | None) -> Encryp
     if not isinstance(enc, str) or enc not in jwa.CONTENT_ENCRYPTION_BY_NAME:
         problems.add(f"{_PATH}.enc", f"must be one of {jwa.listed(jwa.content_encs())}, got {got(enc)}")
         enc = None
+    else:
+        enc = shared(enc)
     alg = d.get("alg")
     if not isinstance(alg, str):
         problems.add(f"{_PATH}.alg", "required")
         alg = None
+    else:
+        alg = shared(alg)
     enc_type = d.get("type")
     if enc_type == "symmetric":
         return _symmetric(problems, d, alg, enc, kid, kek)

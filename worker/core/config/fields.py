@@ -6,6 +6,7 @@ recorded, so validation goes on and reports every problem in one pass.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from joserfc.jwk import Key
@@ -61,7 +62,13 @@ def string(problems: Problems, d: dict[str, Any], path: str, name: str, *, requi
         shown = "blank string" if isinstance(value, str) else kind(value)
         problems.add(f"{path}{name}", f"must be a non-empty string, got {shown}")
         return None
-    return value
+    return shared(value)
+
+
+def shared(name: str) -> str:
+    """One string object for a name many configs spell alike (claim keys, kids, algorithms): a
+    config kept for a long time should not keep its own copy of every word of its record."""
+    return sys.intern(name)
 
 
 def flag(problems: Problems, d: dict[str, Any], path: str, name: str, default: bool) -> bool:

@@ -9,7 +9,7 @@ from joserfc.jwk import Key, OctKey
 from worker.core import algorithms as jwa
 from worker.core import keys as keyops
 from worker.core.algorithms import MIN_RSA_BITS
-from worker.core.config.fields import FAILED, Problems, got, kind, secret
+from worker.core.config.fields import FAILED, Problems, got, kind, secret, shared
 from worker.core.jsonio import is_int
 
 
@@ -38,6 +38,10 @@ def oct_key(problems: Problems, d: dict[str, Any], path: str, kek: Key | None) -
 
 def jwk_fits(problems: Problems, key: Key, path: str, alg: str, use: str) -> bool:
     """A JWK's own `alg` / `use` members must agree with the config (joserfc enforces them)."""
+    if not isinstance(key.original_value, dict) and not key.extra_parameters:
+        # Read from PEM or a password: no members to disagree. Asking would make joserfc build
+        # (and keep) the key's whole JWK, private numbers included, for nothing.
+        return True
     key_alg = key.get("alg")
     if key_alg is not None and key_alg != alg:
         problems.add(path, f"JWK is meant for alg '{key_alg}', the config uses '{alg}'")
@@ -54,7 +58,7 @@ def key_type(problems: Problems, d: dict[str, Any], path: str, allowed: tuple[st
     if value not in allowed:
         problems.add(f"{path}.key_type", f"must be one of {jwa.listed(allowed)}, got {got(value)}")
         return None
-    return str(value)
+    return shared(str(value))
 
 
 def key_shape(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from worker.core.config.fields import Problems, got, kind
-from worker.core.config.model import FAIL, MISSING_POLICIES, MissingPolicy
+from worker.core.config.model import FAIL, MISSING_POLICIES, OMIT, MissingPolicy
 from worker.core.errors import NodeError
 from worker.core.templates import Template, convert
 
@@ -38,7 +38,7 @@ def policy(
     if on_missing != "default":
         if default is not None:
             problems.add(default_path, f"only used when {prefix}on_missing is 'default'")
-        return MissingPolicy(on_missing)
+        return FAIL if on_missing == "fail" else OMIT
     if default is None:
         problems.add(default_path, f"required when {prefix}on_missing is 'default'")
         return FAIL

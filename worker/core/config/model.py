@@ -51,7 +51,7 @@ class ConfigInvalid(ValueError):
         self.problems = problems
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MissingPolicy:
     """`on_missing` of a templated claim, with its `default` (already converted to the claim's type)."""
 
@@ -59,29 +59,30 @@ class MissingPolicy:
     default: Any = field(default=None, repr=False)
 
 
+# Shared by every claim without a default: a config holds policies by reference, not by copy.
 FAIL = MissingPolicy()
+OMIT = MissingPolicy("omit")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomClaim:
     key: str
     type: str
-    # Static values may be secrets too; templates are compiled once here.
-    value: Any = field(repr=False)
-    template: Template = field(repr=False, compare=False)
+    # Compiled once (static values converted to `type`); static values may be secrets.
+    template: Template = field(repr=False)
     missing: MissingPolicy = FAIL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Audience:
     """`claims.aud`: one template (its result may be a string or an array) or an array of them."""
 
-    templates: tuple[Template, ...] = field(repr=False, compare=False)
+    templates: tuple[Template, ...] = field(repr=False)
     as_list: bool
     missing: MissingPolicy = FAIL
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claims:
     iat: bool = True
     iss: bool = True
@@ -89,17 +90,15 @@ class Claims:
     exp: bool = True
     nbf: bool = False
     jti: bool = False
-    issuer: str | None = None
-    subject: str | None = None
     custom: tuple[CustomClaim, ...] = ()
-    issuer_template: Template | None = field(default=None, repr=False, compare=False)
-    subject_template: Template | None = field(default=None, repr=False, compare=False)
+    issuer_template: Template | None = field(default=None, repr=False)  # a static issuer is its text
+    subject_template: Template | None = field(default=None, repr=False)
     issuer_missing: MissingPolicy = FAIL
     subject_missing: MissingPolicy = FAIL
     audience: Audience | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PublishedKey:
     """A public signing key verifiers may fetch besides the current one (extension, docs/contract.md §2.10)."""
 
@@ -108,7 +107,7 @@ class PublishedKey:
     public_key: Key = field(repr=False)  # public half only
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NextKey(PublishedKey):
     """The key the config announces before signing with it."""
 
@@ -116,14 +115,14 @@ class NextKey(PublishedKey):
     announced_at: int | None = None  # epoch seconds, written by `jwtgen keys rotate`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RetiredKey(PublishedKey):
     """A key the config signed with before; published until its tokens have expired."""
 
     retired_at: int = 0  # epoch seconds of its last use
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signature:
     type: str  # "symmetric" | "asymmetric"
     alg: str
@@ -139,7 +138,7 @@ class Signature:
     headers: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Encryption:
     type: str
     alg: str
@@ -155,14 +154,14 @@ class Encryption:
     jwks_refresh_seconds: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Store:
     variable: str
     attributes: tuple[str, ...]
     frontend: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     id: str
     version: int

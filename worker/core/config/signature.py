@@ -8,7 +8,7 @@ from joserfc.jwk import Key
 
 from worker.core import algorithms as jwa
 from worker.core import keys as keyops
-from worker.core.config.fields import FAILED, Problems, kind, obj, secret, string, unused
+from worker.core.config.fields import FAILED, Problems, kind, obj, secret, shared, string, unused
 from worker.core.config.headers import parse_headers
 from worker.core.config.keyrules import jwk_fits, key_shape, key_type, oct_key
 from worker.core.config.model import Signature
@@ -37,6 +37,8 @@ def parse_signature(problems: Problems, raw: object, has_encryption: bool, kek: 
     elif alg is None or not isinstance(alg, str):
         problems.add(f"{_PATH}.alg", "required")
         alg = None
+    else:
+        alg = shared(alg)
     sig_type = d.get("type")
     if sig_type == "symmetric":
         return _symmetric(problems, d, alg, kid, kek)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.core.config.fields import Problems, flag, got, obj, string
+from worker.core.config.fields import Problems, flag, got, obj, shared, string
 from worker.core.config.model import EXPOSED_ATTRIBUTES, Store
 
 _PATH = "store"
@@ -29,7 +29,7 @@ def parse_store(problems: Problems, raw: object, asymmetric_signature: bool) -> 
         elif name in seen:
             problems.add(f"{_PATH}.attributes[{i}]", f"'{name}' is listed twice")
         else:
-            seen.append(name)
+            seen.append(shared(name))
     if "public_jwk" in seen and not asymmetric_signature:
         problems.add(f"{_PATH}.attributes", "'public_jwk' needs an asymmetric signature key")
     if variable is None or len(seen) != len(attributes):
