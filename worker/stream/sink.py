@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import struct
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerClosed
-from aiokafka.partitioner import DefaultPartitioner
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,42 @@ Outgoing = tuple[str, bytes | None, bytes, Headers]  # topic, key, value, header
 TopicPartition = tuple[str, int]
 
 MAX_PENDING = 20_000  # answers not yet with the producer before `send` waits for them (back-pressure)
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """The Java client's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as aiokafka's.
+
+    Read four bytes at a time with `struct` instead of byte by byte: half the
+    time of aiokafka's, paid for every answer.
+    """
+    length = len(data)
+    h = 0x9747B28C ^ length
+    words = length >> 2
+    for k in struct.unpack_from(f"<{words}I", data):
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+    tail = length & 3
+    if tail:
+        rest = data[words * 4 :]
+        if tail == 3:
+            h ^= rest[2] << 16
+        if tail >= 2:
+            h ^= rest[1] << 8
+        h = ((h ^ rest[0]) * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
+
+
+def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
+    """The partition the Java client's default partitioner picks for `key` (any, for no key)."""
+    if key is None:
+        return random.choice(partitions)
+    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
 class BatchSink:
@@ -47,7 +84,6 @@ class BatchSink:
         self._on_failure = on_failure
         self._max_pending = max_pending
         self._partitions: dict[str, list[int]] = {}
-        self._partitioner = DefaultPartitioner()
         self._open: dict[TopicPartition, Any] = {}  # the batch still taking answers, per partition
         self._full: dict[TopicPartition, deque[Any]] = {}  # batches full before their turn came
         self._handing: dict[TopicPartition, asyncio.Task[None]] = {}
@@ -66,7 +102,7 @@ class BatchSink:
         touched: set[TopicPartition] = set()
         for topic, key, value, headers in outgoing:
             partitions = self._partitions.get(topic) or await self._partitions_of(producer, topic)
-            tp = (topic, self._partitioner(key, partitions, partitions))
+            tp = (topic, partition_for(key, partitions))
             builder = self._open.get(tp)
             if builder is None:
                 builder = self._open[tp] = producer.create_batch()

@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.configs import IAT, STORE, base_config
 from tests.support.problems import assert_problem
@@ -28,6 +30,12 @@ class TestClaims:
     def test_jti_deterministic_and_distinct(self) -> None:
         assert make_jti("a", 1, "x") == make_jti("a", 1, "x")
         assert len({make_jti("a", 1, "x"), make_jti("a", 2, "x"), make_jti("b", 1, "x"), make_jti("a", 1, "y")}) == 4
+
+    @given(st.text(), st.integers(min_value=1, max_value=2**53 - 1), st.text())
+    def test_jti_is_the_uuid5_of_id_version_and_execution(self, config_id: str, version: int, execution: str) -> None:
+        expected = uuid.uuid5(JTI_NAMESPACE, f"{config_id}:{version}:{execution}")
+        assert make_jti(config_id, version, execution) == str(expected)
+        assert uuid.UUID(make_jti(config_id, version, execution)).version == 5
 
     def test_flags_off(self) -> None:
         raw = base_config(claims={"iat": False, "iss": False, "sub": False, "exp": False})
