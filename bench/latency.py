@@ -9,7 +9,11 @@ the load generator's own producer queues before it sends. The peak is
 measured first (a drained backlog, bench/throughput.py) unless given.
 
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 RS256
-    .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 12000 --seconds 20
+    .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 12000 --seconds 20 --fractions 0.5
+
+With `--peak`, run it on a broker that has served a while: a broker's first
+minute (its JIT warming up) takes a core of its own, and the first rate
+measured on it is slowed by that, not by the worker.
 """
 
 from __future__ import annotations
@@ -156,6 +160,9 @@ def main() -> None:
     parser.add_argument("--alg", nargs="+", default=["HS256", "RS256"])
     parser.add_argument("--peak", type=float, help="the worker's peak in req/s (measured when not given)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced stream")
+    parser.add_argument(
+        "--fractions", type=float, nargs="+", default=list(FRACTIONS), help="rates to pace at, as fractions of the peak"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jwtgen-bench-"))
     with broker(args.bootstrap, tmp / "broker") as bootstrap:
@@ -166,7 +173,7 @@ def main() -> None:
                 n = DEFAULT_REQUESTS.get(alg, 10000)
                 peak = asyncio.run(drain(bootstrap, "worker", alg, n, 500, tmp)).rate
             print(f"{alg}: peak {peak:.0f} req/s", flush=True)
-            for result in asyncio.run(latencies(bootstrap, alg, peak, args.seconds, tmp)):
+            for result in asyncio.run(latencies(bootstrap, alg, peak, args.seconds, tmp, tuple(args.fractions))):
                 print(f"  {result.rate / peak:4.0%} of peak: {result.row()}", flush=True)
 
 
