@@ -124,6 +124,8 @@ def create_app(settings: Settings) -> faust.App:
         leave_group_on_stop=settings.leave_group_on_shutdown,
     )
     requests_topic = app.topic(names.requests, key_type=bytes, value_type=bytes, internal=False)
+    # Raw bytes to one agent: its records need no decoding, and skip Faust's conductor (delivery.py).
+    app.raw_topics.add(names.requests)
 
     def fatal(exc: BaseException) -> None:
         # Answers may be lost in flight: exit at once, before Faust commits

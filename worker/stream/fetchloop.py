@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -72,8 +72,15 @@ class Commits:
             await self.consumer.crash(exc)
 
 
-async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event) -> None:
-    """Fetch and deliver until the consumer or the fetcher stops (runs as Faust's fetcher task)."""
+Deliver = Callable[[Any], Awaitable[None]]
+
+
+async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event, deliver: Deliver | None = None) -> None:
+    """Fetch and deliver until the consumer or the fetcher stops (runs as Faust's fetcher task).
+
+    Each record goes to `deliver` (delivery.py), by default Faust's conductor (`consumer.callback`).
+    """
+    callback = deliver or consumer.callback
     consumer_should_stop = consumer._stopped.is_set
     fetcher_should_stop = fetcher._stopped.is_set
     commits = Commits(consumer, consumer._commit_every)
@@ -102,7 +109,9 @@ async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event) -> None:
             if first is not None and not consumer.should_stop:
                 # Suspended (a rebalance, which seeks to the committed offsets) or stopped:
                 # whatever was fetched and not delivered is fetched again.
-                await consumer.wait_first(_deliver(consumer, first, records, commits), consumer.suspend_flow.wait())
+                await consumer.wait_first(
+                    _deliver(consumer, callback, first, records, commits), consumer.suspend_flow.wait()
+                )
             consumer.diag.unset_flag(CONSUMER_FETCHING)
     except consumer.consumer_stopped_errors:
         if consumer.transport.app.should_stop:
@@ -122,10 +131,9 @@ async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event) -> None:
 
 
 async def _deliver(
-    consumer: Any, first: tuple[Any, Any], rest: AsyncIterator[tuple[Any, Any]], commits: Commits
+    consumer: Any, callback: Deliver, first: tuple[Any, Any], rest: AsyncIterator[tuple[Any, Any]], commits: Commits
 ) -> None:
     """Hand `first` and the rest of the fetched records to the streams, starting a commit whenever one is due."""
-    callback = consumer.callback
     read_offsets = consumer._read_offset
     acks_enabled_for = consumer.app.topics.acks_enabled_for
     suspended = consumer.suspend_flow.is_set

@@ -16,7 +16,8 @@
   group anyway (as Kafka 4.1's Java client can, KIP-1092), and only a crash
   keeps the member's place for a quick restart.
 - **Reconnect backoff** on the consumer's and the producer's clients (backoff.py).
-- **One wait per fetched batch**, not per record, in the fetch loop (fetchloop.py).
+- **One wait per fetched batch**, not per record, in the fetch loop (fetchloop.py),
+  and the records of raw topics handed to their agent's channel directly (delivery.py).
 - **Flush means everything sent**: the producer's flush (before every offset
   commit) first runs the app's `before_flush` hooks, so answers the sink still
   holds (sink.py) reach the producer before the offsets of their requests are
@@ -37,7 +38,7 @@ import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
-from worker.stream import fetchloop
+from worker.stream import delivery, fetchloop
 from worker.stream.backoff import add_reconnect_backoff
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,12 @@ class TunedApp(faust.App):
     tuning: KafkaTuning = KafkaTuning()
     # Awaited by the producer's flush before it flushes (answers a sink still holds).
     before_flush: list[Callable[[], Awaitable[None]]]
+    # Topics read as raw bytes by one agent: their records skip Faust's conductor (delivery.py).
+    raw_topics: set[str]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.before_flush = []
+        self.raw_topics = set()
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> Any:
@@ -112,7 +116,8 @@ class Consumer(driver.Consumer):
 
     async def _drain_messages(self, fetcher: Any) -> None:
         self._drained = asyncio.Event()
-        await fetchloop.drain(self, fetcher, self._drained)
+        deliver = delivery.Delivery(self, getattr(self.app, "raw_topics", ()))
+        await fetchloop.drain(self, fetcher, self._drained, deliver)
 
     def on_buffer_drop(self, tp: TP) -> None:
         super().on_buffer_drop(tp)
