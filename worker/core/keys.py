@@ -104,6 +104,9 @@ class _PasswordOctKey(_Memberless, OctKey):
     pass
 
 
+_PEM_PRIVATE = (_PemRSAKey, _PemECKey, _PemOKPKey)
+
+
 class KeyProblem(ValueError):
     """Key material that cannot be used; the text is safe to show (no material)."""
 
@@ -331,7 +334,7 @@ def _public_view(key: Key) -> Key:
     it on the key: for an RSA key, 2 KiB of private numbers as text, for as long
     as the config lives. The public half answers thumbprints and public members alike.
     """
-    if isinstance(key, (RSAKey, ECKey, OKPKey)) and key.is_private and not isinstance(key.original_value, dict):
+    if isinstance(key, _PEM_PRIVATE):
         return _wrap_native(key.public_key, private=False)
     return key
 

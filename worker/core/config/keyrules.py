@@ -38,10 +38,6 @@ def oct_key(problems: Problems, d: dict[str, Any], path: str, kek: Key | None) -
 
 def jwk_fits(problems: Problems, key: Key, path: str, alg: str, use: str) -> bool:
     """A JWK's own `alg` / `use` members must agree with the config (joserfc enforces them)."""
-    if not isinstance(key.original_value, dict) and not key.extra_parameters:
-        # Read from PEM or a password: no members to disagree. Asking would make joserfc build
-        # (and keep) the key's whole JWK, private numbers included, for nothing.
-        return True
     key_alg = key.get("alg")
     if key_alg is not None and key_alg != alg:
         problems.add(path, f"JWK is meant for alg '{key_alg}', the config uses '{alg}'")
