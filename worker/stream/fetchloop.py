@@ -95,11 +95,11 @@ async def drain(consumer: Any, fetcher: Any, drained: asyncio.Event, deliver: De
                 continue
             consumer.diag.set_flag(CONSUMER_FETCHING)
             records = consumer.getmany(timeout=FETCH_SECONDS if active >= assigned else FETCH_SECONDS_WHILE_PAUSED)
-            # The fetch itself (getmany's first step) is never cancelled: it runs in
-            # Faust's consumer thread, and a fetch whose caller gave up still moves the
-            # partitions' positions past what it read. Cancelled by a rebalance, the
-            # records it returned after the rebalance's seek would be skipped: the next
-            # delivery would look like a gap, and Faust commits over gaps.
+            # The fetch itself (getmany's first step) is never cancelled: a fetch whose
+            # caller gave up may already have moved the partitions' positions past what it
+            # read. Cancelled by a rebalance, the records it returned after the rebalance's
+            # seek would be skipped: the next delivery would look like a gap, and Faust
+            # commits over gaps.
             try:
                 first = await records.__anext__()
             except StopAsyncIteration:

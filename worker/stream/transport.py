@@ -6,15 +6,23 @@
   owner on every clean join or leave. Here the consumer first stops taking
   new records, lets the batch in flight finish and commits everything
   answered, then hands over to Faust.
-- **Bounded consumer stop.** The consumer thread's stop waited mode's 60 s
+- **Bounded consumer stop.** The consumer service's stop waited mode's 60 s
   default when the broker was gone: aiokafka's fetcher lets a CancelledError
-  escape, so mode never heard the thread finish. Here that error is caught,
+  escape, so mode never heard the service finish. Here that error is caught,
   and the wait is bounded by `consumer_stop_seconds` anyway.
 - **Static membership that still leaves.** With a group instance id aiokafka
   sends no LeaveGroup on stop (KIP-345), so a stopped worker's partitions
   would stand still for the session timeout; a clean stop here leaves the
   group anyway (as Kafka 4.1's Java client can, KIP-1092), and only a crash
   keeps the member's place for a quick restart.
+- **No consumer thread.** Faust runs aiokafka's consumer in a thread of its
+  own, with its own event loop: every fetch is a call into that thread and a
+  result back (two wake-ups across threads and a mode method queue per
+  cycle), and the two threads take turns on the GIL. Paced at half the peak,
+  that hop was most of a request's wait before the agent saw it. Here the
+  same consumer service runs as a task of the app's event loop: Faust's
+  calls "into the thread" are plain awaits, and rebalance callbacks go
+  through Faust's main-loop queue as before.
 - **Reconnect backoff** on the consumer's and the producer's clients (backoff.py).
 - **One wait per fetched batch**, not per record, in the fetch loop (fetchloop.py),
   and the records of raw topics handed to their agent's channel directly (delivery.py).
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -108,9 +117,42 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
                     await consumer._client.close()
 
 
+class OnTheLoop:
+    """Stands in for mode's WorkerThread: the service serves as a task of the loop it is started from."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        # mode's _serve: start the service, tell start() it runs, wait for stop(), shut down.
+        self.task = asyncio.ensure_future(self.service._serve())
+
+    def stop(self) -> None:
+        # mode joins its thread here, once the service has shut down (stop() waited for
+        # that, within its timeout); what is left of the task ends on its own.
+        pass
+
+
+class LoopConsumerThread(ConsumerThread):
+    """Faust's consumer "thread" on the app's own event loop (see the module's docstring)."""
+
+    async def call_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        result = fun(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    async def cast_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        await self.call_thread(fun, *args, **kwargs)
+
+    async def _gather_remaining_tasks(self) -> None:
+        # mode cancels every task left on the thread's loop when the thread ends: this
+        # loop is the app's. The consumer's own tasks end with the consumer's stop.
+        pass
+
+
 class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
-        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        return LoopConsumerThread(self, loop=self.loop, thread_loop=self.loop, Worker=OnTheLoop, beacon=self.beacon)
 
     _drained: asyncio.Event | None = None
 

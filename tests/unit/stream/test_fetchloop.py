@@ -75,7 +75,7 @@ class FakeConsumer(mode.Service):
         while self.suspend_flow.is_set():  # Faust waits for the flow to resume before it fetches
             await asyncio.sleep(0.005)
         try:
-            await asyncio.sleep(self.fetch_seconds)  # the fetch, in Faust's consumer thread
+            await asyncio.sleep(self.fetch_seconds)  # the fetch: a round trip to the broker
         except asyncio.CancelledError:
             self.fetches_cancelled += 1
             raise
