@@ -18,9 +18,10 @@ import orjson
 from joserfc import jwe, jws
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwe import JWERegistry
-from joserfc.jwk import Key
-from joserfc.jws import JWSRegistry
+from joserfc.jwk import Key, guess_key
+from joserfc.jws import CompactSignature, JWSAlgModel, JWSRegistry, is_rfc7797_enabled
 from joserfc.registry import HeaderParameter
+from joserfc.util import json_b64encode, urlsafe_b64encode
 
 from worker.core import jsonio
 from worker.core.errors import ErrorCode, NodeError
@@ -55,6 +56,8 @@ class Signer:
     key: Key = field(repr=False)
     registry: JWSRegistry = field(repr=False, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)  # signature.headers; its `typ` overrides "JWT"
+    # The encoded protected header and the algorithm, checked with the key once (see `build`).
+    prepared: tuple[bytes, JWSAlgModel] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, alg: str, kid: str, key: Key, extra: dict[str, Any] | None = None) -> Signer:
@@ -62,22 +65,47 @@ class Signer:
             raise ValueError("alg 'none' is never allowed")
         extra = dict(extra or {})
         # joserfc refuses header members it does not know unless they are registered.
-        return cls(alg=alg, kid=kid, key=key, registry=_jws_registry(alg, frozenset(extra)), extra=extra)
+        signer = cls(alg=alg, kid=kid, key=key, registry=_jws_registry(alg, frozenset(extra)), extra=extra)
+        object.__setattr__(signer, "prepared", _prepare(signer.header(), key, signer.registry))
+        return signer
 
     def header(self) -> dict[str, Any]:
         header = {"alg": self.alg, "typ": self.extra.get("typ", "JWT"), "kid": self.kid}
         header.update((name, value) for name, value in self.extra.items() if name != "typ")
         return header
 
-    def sign(self, payload: bytes) -> tuple[str, dict[str, Any]]:
-        """(JWS compact, protected header); SIGNING_FAILED on any error."""
-        header = self.header()
+    def sign(self, payload: bytes) -> str:
+        """The JWS compact; SIGNING_FAILED on any error."""
         try:
-            token = jws.serialize_compact(header, payload, self.key, registry=self.registry)
+            if self.prepared is None:
+                return jws.serialize_compact(self.header(), payload, self.key, registry=self.registry)
+            # What joserfc's serialize_compact does once the header and the key are checked.
+            header_segment, algorithm = self.prepared
+            signing_input = header_segment + b"." + urlsafe_b64encode(payload)
+            return (signing_input + b"." + urlsafe_b64encode(algorithm.sign(signing_input, self.key))).decode("ascii")
         except (JoseError, ValueError, TypeError) as exc:
             # joserfc messages name algorithms / key types, never key material.
             raise NodeError(ErrorCode.SIGNING_FAILED, f"signature: cannot sign with {self.alg}: {_why(exc)}") from None
-        return token, header
+
+
+def _prepare(header: dict[str, Any], key: Key, registry: JWSRegistry) -> tuple[bytes, JWSAlgModel] | None:
+    """joserfc's per-token checks of a JWS, done once: the header, the algorithm and the key.
+
+    Header and key never change for a signer, so every token would repeat the
+    same checks and encode the same header (a third of joserfc's signing time
+    for HS256). None when a check fails or the header asks for an unencoded
+    payload (RFC 7797): joserfc then signs each token, and says what is wrong.
+    """
+    try:
+        registry.check_header(header)
+        if is_rfc7797_enabled(header):
+            return None
+        algorithm: JWSAlgModel = registry.get_alg(header["alg"])
+        # The key's `use` and `key_ops` allow signing, and it fits the algorithm.
+        algorithm.check_key(guess_key(key, CompactSignature(header, b""), True, use="sig"))
+    except (JoseError, ValueError, TypeError):
+        return None
+    return json_b64encode(header), algorithm
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +149,9 @@ def produce(claims: dict[str, Any], signer: Signer | None, encrypter: Encrypter 
     if encrypter is None:
         if signer is None:
             raise NodeError(ErrorCode.INTERNAL, "config has neither signature nor encryption")
-        return signer.sign(payload)[0]
+        return signer.sign(payload)
     if signer is not None:
-        signed, _ = signer.sign(payload)
+        signed = signer.sign(payload)
         return encrypter.encrypt(signed.encode("ascii"), nested=True)
     return encrypter.encrypt(payload, nested=False)
 

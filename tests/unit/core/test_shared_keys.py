@@ -234,4 +234,4 @@ def test_signers_of_one_algorithm_share_their_registry() -> None:
     second = tokens.Signer.build("HS256", "b", key, {"x-tenant": "t2"})
     other = tokens.Signer.build("HS384", "c", key, None)
     assert first.registry is second.registry and first.registry is not other.registry
-    assert first.sign(b"{}")[0].count(".") == 2 and other.sign(b"{}")[0].count(".") == 2
+    assert first.sign(b"{}").count(".") == 2 and other.sign(b"{}").count(".") == 2

@@ -10,15 +10,18 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
+from joserfc import jws
+from joserfc.jwk import RSAKey
 from jwcrypto import jwk as cjwk
 
 from tests.support.configs import HS256_SECRET, IAT, STORE, base_config
 from tests.support.jose_check import decrypt, verify
 from tests.support.keys import ENC_BYTES, WRAP_BYTES, KeyForms, oct_jwk, secret_text
 from worker.core.engine import compile_config, generate
+from worker.core.errors import ErrorCode, NodeError
 from worker.core.keygen import generate_keypair
 from worker.core.keys import oct_from_password, thumbprint
-from worker.core.tokens import compact_header
+from worker.core.tokens import Signer, compact_header
 
 # The worker silences this at import; pytest resets warning filters per test.
 pytestmark = pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
@@ -233,3 +236,24 @@ def test_thumbprint_when_neither_names_one() -> None:
     private.pop("kid", None)
     expected = cjwk.JWK(**private).thumbprint()  # RFC 7638, by an independent implementation
     assert signed_with(private)["kid"] == expected
+
+
+# Deterministic signatures: the same bytes as joserfc's own serialize_compact.
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "Ed25519", "EdDSA"])
+def test_a_signer_checks_header_and_key_once_and_signs_as_joserfc_does(
+    alg: str, rsa2048: KeyForms, ec_keys: dict[str, KeyForms], ed25519_key: KeyForms
+) -> None:
+    sig, _ = signing_cases(rsa2048, ec_keys, ed25519_key)[alg]
+    signer = compile_config(base_config(signature=sig)).signer
+    assert signer is not None and signer.prepared is not None  # checked when built, not per token
+    payload = b'{"sub":"u-42","n":1}'
+    assert signer.sign(payload) == jws.serialize_compact(signer.header(), payload, signer.key, registry=signer.registry)
+
+
+def test_a_key_that_does_not_fit_is_refused_by_joserfc_at_each_signature(rsa2048: KeyForms) -> None:
+    signer = Signer.build("HS256", "k", RSAKey.import_key(rsa2048.pkcs8))
+    assert signer.prepared is None
+    with pytest.raises(NodeError) as caught:
+        signer.sign(b"{}")
+    assert caught.value.code is ErrorCode.SIGNING_FAILED
+    assert "HS256" in caught.value.message
