@@ -8,8 +8,16 @@ runs from the request being in Kafka to its answer being in Kafka, whatever
 the load generator's own producer queues before it sends. The peak is
 measured first (a drained backlog, bench/throughput.py) unless given.
 
+`--side bare` paces the bare aiokafka loop (bench/bareloop.py) at the same
+rates: what the same work through Kafka costs in latency on this machine,
+with nothing of Faust's. `--runs N` repeats each rate and prints the median
+of each percentile: on a machine shared with the broker and the load
+generator, one paced run's p99 varies by a factor of two or more.
+
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 RS256
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 12000 --seconds 20 --fractions 0.5
+    .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 16000 --fractions 0.5 \
+        --side worker bare --runs 5
 
 With `--peak`, run it on a broker that has served a while: a broker's first
 minute (its JIT warming up) takes a core of its own, and the first rate
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -42,11 +51,15 @@ from bench.common import (
     produce,
     read_timestamps,
     request_values,
+    start_bare_loop,
     start_worker,
+    stop_process,
 )
 from bench.throughput import DEFAULT_REQUESTS, drain
+from tests.support.kafkaio import WorkerProcess
 
 FRACTIONS = (0.25, 0.5, 0.75)
+BATCH = 500  # the bare loop's batch, the worker's default JWTGEN_BATCH_MAX
 TICK_SECONDS = 0.001  # the pacer sends what is due every millisecond
 
 
@@ -101,14 +114,33 @@ async def broker_timestamps(bootstrap: str, topics: list[str]) -> None:
         await admin.close()
 
 
-async def measure(bootstrap: str, alg: str, rate: float, seconds: float, tmp: Path, config: dict[str, Any]) -> Latency:
+class BareLoop:
+    """The bare loop (bench/bareloop.py) as `measure` uses a worker: a process to time, and a stop."""
+
+    def __init__(self, bootstrap: str, prefix: str, tmp: Path) -> None:
+        self.proc = start_bare_loop(bootstrap, prefix, tmp, BATCH)
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+    def metrics(self) -> str:
+        return ""
+
+
+async def measure(
+    bootstrap: str, alg: str, rate: float, seconds: float, tmp: Path, config: dict[str, Any], side: str = "worker"
+) -> Latency:
     names = await new_topics(bootstrap, f"lat-{alg.lower()}")
     # Timestamps set by the broker as it appends: from the request being in Kafka to its answer
     # being in Kafka, without the load generator's own queueing before it sends.
     await broker_timestamps(bootstrap, [names.requests, names.true])
     try:
         await produce(bootstrap, names.configs, [(b"bench", orjson.dumps(config))])
-        worker = await asyncio.to_thread(start_worker, bootstrap, names.prefix, tmp)
+        worker: WorkerProcess | BareLoop
+        if side == "bare":
+            worker = BareLoop(bootstrap, names.prefix, tmp)  # ready once it answers the warm-up
+        else:
+            worker = await asyncio.to_thread(start_worker, bootstrap, names.prefix, tmp)
         try:
             # Warm up (compile the config, fill the connections) before the measured stream.
             warm = request_values(200)
@@ -147,11 +179,43 @@ async def measure(bootstrap: str, alg: str, rate: float, seconds: float, tmp: Pa
         await delete_topics(bootstrap, names)
 
 
+def median_of(runs: list[Latency]) -> Latency:
+    """Each figure's median over the runs of one rate."""
+    mid = statistics.median
+    return Latency(
+        runs[0].rate,
+        mid(r.sent_rate for r in runs),
+        mid(r.p50 for r in runs),
+        mid(r.p95 for r in runs),
+        mid(r.p99 for r in runs),
+        mid(r.max for r in runs),
+        mid(r.cpu_per_1000 for r in runs),
+    )
+
+
 async def latencies(
-    bootstrap: str, alg: str, peak: float, seconds: float, tmp: Path, fractions: tuple[float, ...] = FRACTIONS
-) -> list[Latency]:
+    bootstrap: str,
+    alg: str,
+    peak: float,
+    seconds: float,
+    tmp: Path,
+    fractions: tuple[float, ...] = FRACTIONS,
+    sides: tuple[str, ...] = ("worker",),
+    runs: int = 1,
+) -> None:
+    """Print each side's figures at each rate: every run, then the medians when there are several."""
     config = config_for(alg)
-    return [await measure(bootstrap, alg, peak * fraction, seconds, tmp, config) for fraction in fractions]
+    for fraction in fractions:
+        measured: dict[str, list[Latency]] = {side: [] for side in sides}
+        for run in range(runs):
+            for side in sides:  # alternated: both sides see the machine as it is at the time
+                result = await measure(bootstrap, alg, peak * fraction, seconds, tmp, config, side)
+                measured[side].append(result)
+                label = f"run {run + 1}, " if runs > 1 else ""
+                print(f"  {fraction:4.0%} of peak, {label}{side:6}: {result.row()}", flush=True)
+        if runs > 1:
+            for side, results in measured.items():
+                print(f"  {fraction:4.0%} of peak, median of {runs}, {side:6}: {median_of(results).row()}", flush=True)
 
 
 def main() -> None:
@@ -163,6 +227,10 @@ def main() -> None:
     parser.add_argument(
         "--fractions", type=float, nargs="+", default=list(FRACTIONS), help="rates to pace at, as fractions of the peak"
     )
+    parser.add_argument(
+        "--side", nargs="+", default=["worker"], choices=["worker", "bare"], help="what answers (alternated)"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="runs per rate (and side); medians printed when over 1")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jwtgen-bench-"))
     with broker(args.bootstrap, tmp / "broker") as bootstrap:
@@ -173,8 +241,8 @@ def main() -> None:
                 n = DEFAULT_REQUESTS.get(alg, 10000)
                 peak = asyncio.run(drain(bootstrap, "worker", alg, n, 500, tmp)).rate
             print(f"{alg}: peak {peak:.0f} req/s", flush=True)
-            for result in asyncio.run(latencies(bootstrap, alg, peak, args.seconds, tmp, tuple(args.fractions))):
-                print(f"  {result.rate / peak:4.0%} of peak: {result.row()}", flush=True)
+            sides, fractions = tuple(args.side), tuple(args.fractions)
+            asyncio.run(latencies(bootstrap, alg, peak, args.seconds, tmp, fractions, sides, args.runs))
 
 
 if __name__ == "__main__":
