@@ -11,7 +11,6 @@ import os
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -215,26 +214,23 @@ def create_app(settings: Settings) -> faust.App:
                 if len(given_up) > 10_000:  # a bound on memory, not a cache policy
                     given_up.clear()
         compilations = table.compilations
+        outgoing: list[Outgoing] = []
         # Metrics are gathered per batch and recorded once it is handed over.
         outcomes: Counter[tuple[Route, str]] = Counter()
         seconds: defaultdict[str, list[float]] = defaultdict(list)  # token build times by alg
-
-        def answers() -> Iterator[Outgoing]:
-            for message, request in zip(messages, parsed, strict=True):
-                record = handler.RecordRef(
-                    message.topic, message.partition, message.offset, message.timestamp, message.key, message.value
-                )
-                result = handler.answer(record, request, table, settings.max_answer_bytes, settings.audit)
-                headers = message.headers or ()
-                yield routes[result.route], result.key, result.value, headers
-                if result.audit is not None:  # in the same batch as its answer: committed only once both are sent
-                    yield names.audit, result.key, result.audit, headers
-                outcomes[(result.route, result.code)] += 1
-                if result.route is Route.TRUE:
-                    seconds[result.alg].append(result.seconds)
-
-        # Built and sent in slices of a few milliseconds (sink.py).
-        await sink.send_as_built(answers())
+        for message, request in zip(messages, parsed, strict=True):
+            record = handler.RecordRef(
+                message.topic, message.partition, message.offset, message.timestamp, message.key, message.value
+            )
+            result = handler.answer(record, request, table, settings.max_answer_bytes, settings.audit)
+            headers = message.headers or ()
+            outgoing.append((routes[result.route], result.key, result.value, headers))
+            if result.audit is not None:  # in the same batch as its answer: committed only once both are sent
+                outgoing.append((names.audit, result.key, result.audit, headers))
+            outcomes[(result.route, result.code)] += 1
+            if result.route is Route.TRUE:
+                seconds[result.alg].append(result.seconds)
+        await sink.send(outgoing)
         _handed_over(messages)
         metrics.BATCH_SIZE.observe(len(messages))
         for (route, code), count in outcomes.items():

@@ -13,10 +13,6 @@ still queued gather in the next open batch, and a task per partition hands
 the batches over in order. `drain()` waits until everything sent is with the
 producer; the producer's flush runs it first (transport.py), so an offset
 commit, which flushes, still covers every answer of the requests it commits.
-
-`send_as_built` takes answers as they are built and hands them over every few
-milliseconds of building: a long batch (a backlog, slow signatures) leaves in
-slices, its first answers on their way while the last are built.
 """
 
 from __future__ import annotations
@@ -25,9 +21,8 @@ import asyncio
 import logging
 import random
 import struct
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -39,7 +34,6 @@ Headers = Sequence[tuple[str, bytes]]
 Outgoing = tuple[str, bytes | None, bytes, Headers]  # topic, key, value, headers
 TopicPartition = tuple[str, int]
 
-HAND_OVER_EVERY_SECONDS = 0.005  # of building answers, between two hand-overs (send_as_built)
 MAX_PENDING = 20_000  # answers not yet with the producer before `send` waits for them (back-pressure)
 
 _M = 0x5BD1E995
@@ -70,17 +64,6 @@ def murmur2(data: bytes) -> int:
     h ^= h >> 13
     h = (h * _M) & _MASK
     return h ^ (h >> 15)
-
-
-async def _let_the_producer_send() -> None:
-    """Yield until answers just given to `send` are on their way to the broker.
-
-    The hand-over task gives them to the producer, which wakes its sender,
-    which starts a request task, which sends: the produce request leaves in
-    the fourth turn of the event loop (counted against a broker).
-    """
-    for _ in range(4):
-        await asyncio.sleep(0)
 
 
 def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
@@ -135,19 +118,6 @@ class BatchSink:
                 self._handing[tp] = asyncio.ensure_future(self._hand_over(producer, tp))
         if self.pending > self._max_pending:
             await self.drain()
-
-    async def send_as_built(self, built: Iterable[Outgoing], every_seconds: float = HAND_OVER_EVERY_SECONDS) -> None:
-        """`send` every answer `built` yields, handing over what is built at least every `every_seconds`."""
-        outgoing: list[Outgoing] = []
-        due = time.perf_counter() + every_seconds
-        for answer in built:
-            outgoing.append(answer)
-            if time.perf_counter() >= due:
-                await self.send(outgoing)
-                outgoing = []
-                await _let_the_producer_send()
-                due = time.perf_counter() + every_seconds
-        await self.send(outgoing)
 
     async def drain(self) -> None:
         """Return once every answer sent so far is with the producer (a flush then waits for the broker)."""

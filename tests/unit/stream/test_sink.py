@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -72,15 +70,6 @@ class Producer:
     def leave(self, partition: int) -> None:
         """The sender took the partition's queued batch into a request."""
         self.queued.pop(partition).set()
-
-
-class Immediate(Producer):
-    """A sender that takes each batch into a request at once."""
-
-    async def send_batch(self, builder: Builder, topic: str, partition: int) -> asyncio.Future[None]:
-        delivery = await super().send_batch(builder, topic, partition)
-        self.leave(partition)
-        return delivery
 
 
 def answers(*values: str) -> list[tuple[str, bytes, bytes, list[Any]]]:
@@ -208,35 +197,3 @@ JAVA_MURMUR2 = {
 @pytest.mark.parametrize("key", list(JAVA_MURMUR2))
 def test_murmur2_gives_the_java_clients_values(key: bytes) -> None:
     assert murmur2(key) - (1 << 32 if murmur2(key) >= 1 << 31 else 0) == JAVA_MURMUR2[key]
-
-
-def test_answers_built_slowly_leave_in_slices_while_the_rest_are_built() -> None:
-    async def main() -> None:
-        producer = Immediate()
-        sink = BatchSink(lambda: producer, lambda exc: None)  # type: ignore[arg-type, return-value]
-        with_producer: list[int] = []  # answers with the producer as each one is built
-
-        def built() -> Iterator[tuple[str, bytes, bytes, list[Any]]]:
-            for index in range(12):
-                time.sleep(0.002)  # a slow signature: the event loop does not run meanwhile
-                with_producer.append(sum(len(values) for _, values in producer.sent))
-                yield answers(str(index))[0]
-
-        await sink.send_as_built(built(), every_seconds=0.005)
-        await sink.drain()
-        assert [value for _, values in producer.sent for value in values] == [str(i).encode() for i in range(12)]
-        assert len(producer.sent) >= 3
-        assert with_producer[-1] >= 4, "the first answers waited for the last one to be built"
-
-    asyncio.run(main())
-
-
-def test_answers_built_quickly_leave_together() -> None:
-    async def main() -> None:
-        producer = Immediate()
-        sink = BatchSink(lambda: producer, lambda exc: None)  # type: ignore[arg-type, return-value]
-        await sink.send_as_built(iter(answers("1", "2", "3")), every_seconds=60)
-        await sink.drain()
-        assert producer.sent == [(0, [b"1", b"2", b"3"])]
-
-    asyncio.run(main())
