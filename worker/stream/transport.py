@@ -86,7 +86,27 @@ def _tuning(app: Any) -> KafkaTuning:
     return getattr(app, "tuning", KafkaTuning())
 
 
-class ConsumerThread(driver.AIOKafkaConsumerThread):
+class OnTheLoop:
+    """Stands in for mode's WorkerThread: the service serves as a task of the loop it is started from."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        # Held here: the event loop keeps only a weak reference to a task.
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        # mode's _serve: start the service, tell start() it runs, wait for stop(), shut down.
+        self.task = asyncio.ensure_future(self.service._serve())
+
+    def stop(self) -> None:
+        # mode joins its thread here, once the service has shut down (stop() waited for
+        # that, within its timeout); what is left of the task ends on its own.
+        pass
+
+
+class LoopConsumerThread(driver.AIOKafkaConsumerThread):
+    """Faust's consumer "thread", run on the app's own event loop (see the module's docstring)."""
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.shutdown_timeout = _tuning(self.app).consumer_stop_seconds
@@ -110,39 +130,15 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
                 raise  # really cancelled
             # aiokafka's fetcher, closing, re-raises the CancelledError of the
             # fetch it cancelled (aiokafka#983): the consumer has stopped all the
-            # same. Swallowed, the thread ends cleanly instead of making mode
+            # same. Swallowed, the service ends cleanly instead of making mode
             # wait out its timeout; the connections are closed here instead.
             if consumer is not None:
                 with contextlib.suppress(Exception):
                     await consumer._client.close()
 
-
-class OnTheLoop:
-    """Stands in for mode's WorkerThread: the service serves as a task of the loop it is started from."""
-
-    def __init__(self, service: Any) -> None:
-        self.service = service
-        self.task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        # mode's _serve: start the service, tell start() it runs, wait for stop(), shut down.
-        self.task = asyncio.ensure_future(self.service._serve())
-
-    def stop(self) -> None:
-        # mode joins its thread here, once the service has shut down (stop() waited for
-        # that, within its timeout); what is left of the task ends on its own.
-        pass
-
-
-class LoopConsumerThread(ConsumerThread):
-    """Faust's consumer "thread" on the app's own event loop (see the module's docstring)."""
-
     async def call_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = fun(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
-
-    async def cast_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        await self.call_thread(fun, *args, **kwargs)
 
     async def _gather_remaining_tasks(self) -> None:
         # mode cancels every task left on the thread's loop when the thread ends: this
