@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import subprocess
@@ -39,9 +40,15 @@ async def transaction_commits(bootstrap: str) -> list[bytes]:
         await consumer.stop()
 
 
-def jwtgen(*args: str) -> subprocess.CompletedProcess[str]:
+def jwtgen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # Starting a broker may fetch Kafka's jars first: more time than other commands.
-    return processes.jwtgen(*args, timeout=180)
+    return processes.jwtgen(*args, env=env, timeout=180)
+
+
+def jvm_arguments(pid: str) -> list[str]:
+    """The options the running broker's JVM was started with (before its main class)."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return [a.decode() for a in argv[: argv.index(b"kafka.Kafka")]]
 
 
 def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
@@ -55,6 +62,8 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stdout
         assert (data / "broker.pid").read_text().strip() == pid
+        # Our JVM options when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS are unset (C1 only).
+        assert {"-Xmx1g", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"} <= set(jvm_arguments(pid))
         assert (data / "server.log").stat().st_size > 0  # the broker logs through Log4j2
         # The tool picks the controller port itself, below the ephemeral range.
         voters = re.search(r"controller.quorum.voters=1@127.0.0.1:(\d+)", (data / "server.properties").read_text())
@@ -69,11 +78,16 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
 
     # A pid file left by a crash (the pid is gone) does not block a start,
     # and the formatted storage is reused.
+    # The JVM's options come from Kafka's own variables when they are set.
     (data / "broker.pid").write_text("999999")
-    restarted = jwtgen("broker", "start", "--port", port, "--data-dir", str(data))
+    own = {"KAFKA_HEAP_OPTS": "-Xms128m -Xmx768m", "KAFKA_JVM_PERFORMANCE_OPTS": "-XX:+UseParallelGC"}
+    restarted = jwtgen("broker", "start", "--port", port, "--data-dir", str(data), env={**os.environ, **own})
     try:
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
         assert "serving" in restarted.stdout
+        options = jvm_arguments((data / "broker.pid").read_text().strip())
+        assert {"-Xms128m", "-Xmx768m", "-XX:+UseParallelGC"} <= set(options)
+        assert not {"-Xmx1g", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"} & set(options)
     finally:
         jwtgen("broker", "stop", "--data-dir", str(data))
     assert "no broker running" in jwtgen("broker", "stop", "--data-dir", str(data)).stdout

@@ -22,6 +22,12 @@ def broker() -> None:
     Cache root: env JWTGEN_KAFKA_JARS, by default ~/.cache/jwtgen/kafka-jars.
 
     \b
+    JVM: env KAFKA_HEAP_OPTS (default -Xms256m -Xmx1g) and
+    KAFKA_JVM_PERFORMANCE_OPTS (default -XX:+UseG1GC -XX:TieredStopAtLevel=1),
+    as Kafka's own scripts read them. C1 only by default: on a small machine
+    shared with the workers, C2's compiling slows what runs beside it.
+
+    \b
     Ports: --port must be free on 127.0.0.1; the controller port is chosen
     for you. Prefer ports below the kernel's ephemeral range (Linux:
     32768-60999, see /proc/sys/net/ipv4/ip_local_port_range): there, a client

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,6 +39,21 @@ POM_NAME = "kafka-broker.pom.xml"
 KAFKA_JAR_GLOB = "kafka_2.13-*.jar"
 
 Say = Callable[[str], None]
+
+# The JVM's options, under the names Kafka's own scripts (kafka-run-class.sh) read.
+DEFAULT_HEAP_OPTS = "-Xms256m -Xmx1g"
+# C1 only (no C2): this broker shares a small machine with the workers and the load.
+# C2 compiling the broker's hot paths took 10-15 s of CPU over its first minutes of
+# traffic (jstat -compiler), and requests answered beside it waited; C1's code served
+# the same paced load with no more CPU, and a drained backlog as fast (README, Performance).
+DEFAULT_JVM_PERFORMANCE_OPTS = "-XX:+UseG1GC -XX:TieredStopAtLevel=1"
+
+
+def jvm_options(env: Mapping[str, str] = os.environ) -> list[str]:
+    """The broker JVM's options: $KAFKA_HEAP_OPTS and $KAFKA_JVM_PERFORMANCE_OPTS when set, else ours."""
+    heap = env.get("KAFKA_HEAP_OPTS") or DEFAULT_HEAP_OPTS
+    performance = env.get("KAFKA_JVM_PERFORMANCE_OPTS") or DEFAULT_JVM_PERFORMANCE_OPTS
+    return [*shlex.split(heap), *shlex.split(performance), "-Djava.awt.headless=true"]
 
 
 class BrokerError(RuntimeError):
@@ -323,7 +339,7 @@ def start(
     log_offset = paths.server_log.stat().st_size if paths.server_log.exists() else 0
     out = paths.stdout_log.open("ab")
     proc = subprocess.Popen(
-        [java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        [java, *jvm_options(),
          f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath, "kafka.Kafka", str(paths.properties)],
         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,  # survives the CLI that started it

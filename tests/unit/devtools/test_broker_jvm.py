@@ -1,0 +1,29 @@
+"""The local broker's JVM options: ours by default, Kafka's own variables when set."""
+
+from __future__ import annotations
+
+from worker.devtools.broker import jvm_options
+
+
+def test_defaults_compile_with_c1_only_in_a_bounded_heap() -> None:
+    options = jvm_options({})
+    assert options[:2] == ["-Xms256m", "-Xmx1g"]
+    assert "-XX:TieredStopAtLevel=1" in options
+    assert "-XX:+UseG1GC" in options
+
+
+def test_kafka_variables_replace_each_group_on_its_own() -> None:
+    heap_only = jvm_options({"KAFKA_HEAP_OPTS": "-Xmx2g"})
+    assert "-Xmx2g" in heap_only and "-Xmx1g" not in heap_only and "-Xms256m" not in heap_only
+    assert "-XX:TieredStopAtLevel=1" in heap_only  # performance options untouched
+
+    tiered = jvm_options({"KAFKA_JVM_PERFORMANCE_OPTS": "-XX:+UseG1GC -XX:MaxGCPauseMillis=20"})
+    assert "-XX:TieredStopAtLevel=1" not in tiered  # C2 back, as Kafka's scripts run it
+    assert tiered[:2] == ["-Xms256m", "-Xmx1g"] and "-XX:MaxGCPauseMillis=20" in tiered
+
+
+def test_values_are_split_like_a_shell_and_empty_means_unset() -> None:
+    quoted = "-XX:+UseG1GC '-Dkafka.note=two words'"
+    options = jvm_options({"KAFKA_JVM_PERFORMANCE_OPTS": quoted, "KAFKA_HEAP_OPTS": ""})
+    assert "-Dkafka.note=two words" in options
+    assert options[:2] == ["-Xms256m", "-Xmx1g"]
