@@ -19,9 +19,10 @@ generator, one paced run's p99 varies by a factor of two or more.
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 16000 --fractions 0.5 \
         --side worker bare --runs 5
 
-With `--peak`, run it on a broker that has served a while: a broker's first
-minute (its JIT warming up) takes a core of its own, and the first rate
-measured on it is slowed by that, not by the worker.
+The project's broker (`jwtgen broker start`) compiles with C1 only. Against
+a broker running C2 (Kafka's default JVM options), warm it up first: its
+compiler spends several seconds of CPU on the first paced minutes, and the
+first rate measured on it is slowed by that, not by the worker.
 """
 
 from __future__ import annotations
