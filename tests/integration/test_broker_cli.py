@@ -62,8 +62,8 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stdout
         assert (data / "broker.pid").read_text().strip() == pid
-        # Our JVM options when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS are unset (C1 only).
-        assert {"-Xmx1g", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"} <= set(jvm_arguments(pid))
+        # Our JVM options when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS are unset (C1 only, serial GC).
+        assert {"-Xmx1g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"} <= set(jvm_arguments(pid))
         assert (data / "server.log").stat().st_size > 0  # the broker logs through Log4j2
         # The tool picks the controller port itself, below the ephemeral range.
         voters = re.search(r"controller.quorum.voters=1@127.0.0.1:(\d+)", (data / "server.properties").read_text())
@@ -80,14 +80,14 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
     # and the formatted storage is reused.
     # The JVM's options come from Kafka's own variables when they are set.
     (data / "broker.pid").write_text("999999")
-    own = {"KAFKA_HEAP_OPTS": "-Xms128m -Xmx768m", "KAFKA_JVM_PERFORMANCE_OPTS": "-XX:+UseParallelGC"}
+    own = {"KAFKA_HEAP_OPTS": "-Xms128m -Xmx768m", "KAFKA_JVM_PERFORMANCE_OPTS": "-XX:+UseG1GC"}
     restarted = jwtgen("broker", "start", "--port", port, "--data-dir", str(data), env={**os.environ, **own})
     try:
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
         assert "serving" in restarted.stdout
         options = jvm_arguments((data / "broker.pid").read_text().strip())
-        assert {"-Xms128m", "-Xmx768m", "-XX:+UseParallelGC"} <= set(options)
-        assert not {"-Xmx1g", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"} & set(options)
+        assert {"-Xms128m", "-Xmx768m", "-XX:+UseG1GC"} <= set(options)
+        assert not {"-Xmx1g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"} & set(options)
     finally:
         jwtgen("broker", "stop", "--data-dir", str(data))
     assert "no broker running" in jwtgen("broker", "stop", "--data-dir", str(data)).stdout

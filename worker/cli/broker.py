@@ -23,9 +23,10 @@ def broker() -> None:
 
     \b
     JVM: env KAFKA_HEAP_OPTS (default -Xms256m -Xmx1g) and
-    KAFKA_JVM_PERFORMANCE_OPTS (default -XX:+UseG1GC -XX:TieredStopAtLevel=1),
-    as Kafka's own scripts read them. C1 only by default: on a small machine
-    shared with the workers, C2's compiling slows what runs beside it.
+    KAFKA_JVM_PERFORMANCE_OPTS (default -XX:+UseSerialGC -XX:TieredStopAtLevel=1),
+    as Kafka's own scripts read them. C1 only and the serial collector by
+    default: on a small machine shared with the workers, C2's compiling and
+    G1's threads slow what runs beside them.
 
     \b
     Ports: --port must be free on 127.0.0.1; the controller port is chosen

@@ -42,11 +42,13 @@ Say = Callable[[str], None]
 
 # The JVM's options, under the names Kafka's own scripts (kafka-run-class.sh) read.
 DEFAULT_HEAP_OPTS = "-Xms256m -Xmx1g"
-# C1 only (no C2): this broker shares a small machine with the workers and the load.
-# C2 compiling the broker's hot paths took 10-15 s of CPU over its first minutes of
-# traffic (jstat -compiler), and requests answered beside it waited; C1's code served
-# the same paced load with no more CPU, and a drained backlog as fast (README, Performance).
-DEFAULT_JVM_PERFORMANCE_OPTS = "-XX:+UseG1GC -XX:TieredStopAtLevel=1"
+# This broker shares a small machine with the workers and the load (README, Performance).
+# C1 only: C2 compiling the broker's hot paths took 10-15 s of CPU over its first
+# minutes of traffic (jstat -compiler), and requests answered beside it waited; C1's
+# code served the same paced load with no more CPU, and a drained backlog as fast.
+# The serial collector: a heap of at most 1 GiB needs no concurrent threads, and
+# requests answered beside it had a shorter tail than beside G1's.
+DEFAULT_JVM_PERFORMANCE_OPTS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 
 
 def jvm_options(env: Mapping[str, str] = os.environ) -> list[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from worker.devtools.broker import jvm_options
 
 
-def test_defaults_compile_with_c1_only_in_a_bounded_heap() -> None:
+def test_defaults_compile_with_c1_only_and_collect_serially_in_a_bounded_heap() -> None:
     options = jvm_options({})
     assert options[:2] == ["-Xms256m", "-Xmx1g"]
     assert "-XX:TieredStopAtLevel=1" in options
-    assert "-XX:+UseG1GC" in options
+    assert "-XX:+UseSerialGC" in options
 
 
 def test_kafka_variables_replace_each_group_on_its_own() -> None:
@@ -18,7 +18,7 @@ def test_kafka_variables_replace_each_group_on_its_own() -> None:
     assert "-XX:TieredStopAtLevel=1" in heap_only  # performance options untouched
 
     tiered = jvm_options({"KAFKA_JVM_PERFORMANCE_OPTS": "-XX:+UseG1GC -XX:MaxGCPauseMillis=20"})
-    assert "-XX:TieredStopAtLevel=1" not in tiered  # C2 back, as Kafka's scripts run it
+    assert "-XX:TieredStopAtLevel=1" not in tiered and "-XX:+UseSerialGC" not in tiered  # as Kafka's scripts run it
     assert tiered[:2] == ["-Xms256m", "-Xmx1g"] and "-XX:MaxGCPauseMillis=20" in tiered
 
 
