@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from tests.support.kafkaio import WorkerProcess
 from tests.support.processes import JWTGEN, REPO, free_port
 from worker.core import keygen
+from worker.devtools.broker import BrokerPaths, read_pid
 from worker.stream.sink import BatchSink
 from worker.stream.topics import TopicNames, ensure_topics
 
@@ -307,6 +308,71 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+# --------------------------------------------------------------------------- CPUs
+
+
+@dataclass(frozen=True)
+class Cores:
+    """A core for the measured process alone, the others for the rest (the load generator, the broker)."""
+
+    measured: set[int]
+    rest: set[int]
+
+    @classmethod
+    def split(cls) -> Cores | None:
+        """The last CPU this process may run on for the measured process; None with a single CPU."""
+        cpus = sorted(os.sched_getaffinity(0))
+        return cls({cpus[-1]}, set(cpus[:-1])) if len(cpus) > 1 else None
+
+    def describe(self) -> str:
+        return f"CPU {_cpu_list(self.measured)} / {_cpu_list(self.rest)}"
+
+
+def _cpu_list(cpus: set[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:  # the process has ended
+        return []
+
+
+def run_on(pid: int, cpus: set[int]) -> dict[int, set[int]]:
+    """Every thread of `pid` on `cpus` (the threads they start inherit it); returns where each thread ran."""
+    before: dict[int, set[int]] = {}
+    for tid in _threads(pid):
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, cpus)
+    return before
+
+
+@contextlib.contextmanager
+def running_on(pids: Sequence[int], cpus: set[int]) -> Iterator[None]:
+    """Every thread of `pids` on `cpus` for the block, then back where it ran.
+
+    Threads started within the block go back where their process's main thread ran.
+    """
+    before = {pid: run_on(pid, cpus) for pid in pids}
+    try:
+        yield
+    finally:
+        for pid, threads in before.items():
+            as_process = threads.get(pid)  # for the threads started within the block
+            for tid in _threads(pid):
+                cpus_before = threads.get(tid, as_process)
+                if cpus_before is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.sched_setaffinity(tid, cpus_before)
+
+
+def broker_pid(data_dir: Path) -> int | None:
+    """The pid of the local broker (`jwtgen broker start --data-dir`) of `data_dir`, if it runs."""
+    return read_pid(BrokerPaths(data_dir))
 
 
 @contextlib.contextmanager
