@@ -16,7 +16,7 @@ start --data-dir`); a broker it does not know keeps running where it was.
 On two shared cores, the load generator (0.3 of a core at 11,000 req/s) and
 the broker preempting the worker put their own work in its latency: with the
 three on both cores, the p99 at half the HS256 peak was 35-49 ms in four runs
-alternated with 16-23 ms for the worker on a core of its own. `--no-pin`
+alternated with 20-23 ms for the worker on a core of its own. `--no-pin`
 leaves every process where the system puts it. The peak is measured without
 moving anything, as bench/throughput.py measures it.
 
@@ -28,7 +28,7 @@ generator, one paced run's p99 varies by a factor of two or more.
 
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 RS256
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 12000 --seconds 20 --fractions 0.5
-    .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 16000 --fractions 0.5 \
+    .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 16000 --fractions 0.5 \\
         --side worker bare --runs 5 --broker-data-dir /tmp/kafka
 
 The project's broker (`jwtgen broker start`) compiles with C1 only. Against
