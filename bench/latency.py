@@ -238,32 +238,17 @@ async def latencies(
     moved = [os.getpid()] + ([broker] if broker is not None else [])
     with running_on(moved, cores.rest) if cores is not None else contextlib.nullcontext():
         for fraction in fractions:
-            await _rate(bootstrap, alg, peak * fraction, fraction, seconds, tmp, config, sides, runs, cores)
-
-
-async def _rate(
-    bootstrap: str,
-    alg: str,
-    rate: float,
-    fraction: float,
-    seconds: float,
-    tmp: Path,
-    config: dict[str, Any],
-    sides: tuple[str, ...],
-    runs: int,
-    cores: Cores | None,
-) -> None:
-    """Print each side's figures at one rate: every run, then the medians when there are several."""
-    measured: dict[str, list[Latency]] = {side: [] for side in sides}
-    for run in range(runs):
-        for side in sides:  # alternated: both sides see the machine as it is at the time
-            result = await measure(bootstrap, alg, rate, seconds, tmp, config, side, cores)
-            measured[side].append(result)
-            label = f"run {run + 1}, " if runs > 1 else ""
-            print(f"  {fraction:4.0%} of peak, {label}{side:6}: {result.row()}", flush=True)
-    if runs > 1:
-        for side, results in measured.items():
-            print(f"  {fraction:4.0%} of peak, median of {runs}, {side:6}: {median_of(results).row()}", flush=True)
+            measured: dict[str, list[Latency]] = {side: [] for side in sides}
+            for run in range(runs):
+                for side in sides:  # alternated: both sides see the machine as it is at the time
+                    result = await measure(bootstrap, alg, peak * fraction, seconds, tmp, config, side, cores)
+                    measured[side].append(result)
+                    label = f"run {run + 1}, " if runs > 1 else ""
+                    print(f"  {fraction:4.0%} of peak, {label}{side:6}: {result.row()}", flush=True)
+            if runs > 1:
+                for side, results in measured.items():
+                    median = median_of(results).row()
+                    print(f"  {fraction:4.0%} of peak, median of {runs}, {side:6}: {median}", flush=True)
 
 
 def main() -> None:
@@ -290,10 +275,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jwtgen-bench-"))
-    with broker(args.bootstrap, tmp / "broker") as bootstrap:
+    own_broker = tmp / "broker"  # the data dir of the broker started here, without --bootstrap
+    with broker(args.bootstrap, own_broker) as bootstrap:
         print(f"{machine()}, broker {bootstrap}", flush=True)
         cores = Cores.split() if args.pin else None
-        data_dir = args.broker_data_dir if args.bootstrap else tmp / "broker"
+        data_dir = args.broker_data_dir if args.bootstrap else own_broker
         broker_at = broker_pid(data_dir) if data_dir is not None else None
         if cores is not None:
             where = f"the broker (pid {broker_at})" if broker_at else "not the broker (see --broker-data-dir)"
