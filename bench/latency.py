@@ -25,6 +25,12 @@ rates: what the same work through Kafka costs in latency on this machine,
 with nothing of Faust's. `--runs N` repeats each rate and prints the median
 of each percentile: on a machine shared with the broker and the load
 generator, one paced run's p99 varies by a factor of two or more.
+`--tick-ms 2` sends twice as much half as often: half the produce requests
+for the broker (README, Performance). With `--peak` given, a paced run of
+10 seconds at the first rate comes first, printed and not counted
+(`--warm-up`): without the peak's drain before it, the first paced run after
+a broker start measured that broker's first minute (its p99 was the highest
+of its series in nearly every series of 2026-11-30).
 
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 RS256
     .venv/bin/python -m bench.latency --bootstrap 127.0.0.1:9092 --alg HS256 --peak 12000 --seconds 20 --fractions 0.5
@@ -79,7 +85,8 @@ from tests.support.kafkaio import WorkerProcess
 
 FRACTIONS = (0.25, 0.5, 0.75)
 BATCH = 500  # the bare loop's batch, the worker's default JWTGEN_BATCH_MAX
-TICK_SECONDS = 0.001  # the pacer sends what is due every millisecond
+TICK_SECONDS = 0.001  # by default the pacer sends what is due every millisecond (--tick-ms)
+WARM_UP_SECONDS = 10.0  # the warm-up run when the peak is given, not measured (--warm-up)
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,13 @@ class Latency:
         )
 
 
-async def paced(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]], rate: float) -> float:
+async def paced(
+    bootstrap: str, topic: str, values: list[tuple[bytes, bytes]], rate: float, tick: float = TICK_SECONDS
+) -> float:
     """Send `values` at `rate` per second, evenly; returns the rate achieved.
 
-    Every millisecond, what is due is appended to the record batches of its
-    keys' partitions (bench.common.batch_producer), when it is due.
+    Every `tick` seconds (a millisecond by default), what is due is appended
+    to the record batches of its keys' partitions (bench.common.batch_producer).
     """
     async with batch_producer(bootstrap) as send:
         sent = 0
@@ -113,7 +122,7 @@ async def paced(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]], r
             due = min(len(values), int((time.perf_counter() - started) * rate) + 1)
             await send(topic, values[sent:due])
             sent = due
-            await asyncio.sleep(TICK_SECONDS)
+            await asyncio.sleep(tick)
         took = time.perf_counter() - started
     return sent / took
 
@@ -155,6 +164,7 @@ async def measure(
     config: dict[str, Any],
     side: str = "worker",
     cores: Cores | None = None,
+    tick: float = TICK_SECONDS,
 ) -> Latency:
     names = await new_topics(bootstrap, f"lat-{alg.lower()}")
     # Timestamps set by the broker as it appends: from the request being in Kafka to its answer
@@ -178,7 +188,7 @@ async def measure(
             values = request_values(int(rate * seconds), start=len(warm))
             clock = CpuClock(worker.proc.pid).start()
             try:
-                sent_rate = await paced(bootstrap, names.requests, values, rate)
+                sent_rate = await paced(bootstrap, names.requests, values, rate, tick)
                 total = len(warm) + len(values)
                 answers = await read_timestamps(bootstrap, [names.true], total, timeout=300)
             except TimeoutError:
@@ -232,16 +242,25 @@ async def latencies(
     runs: int = 1,
     cores: Cores | None = None,
     broker: int | None = None,
+    tick: float = TICK_SECONDS,
+    warm_up: float = 0.0,
 ) -> None:
-    """Print each side's figures at each rate: every run, then the medians when there are several."""
+    """Print each side's figures at each rate: every run, then the medians when there are several.
+
+    A warm-up run of `warm_up` seconds at the first rate comes first, printed and not counted.
+    """
     config = config_for(alg)
     moved = [os.getpid()] + ([broker] if broker is not None else [])
     with running_on(moved, cores.rest) if cores is not None else contextlib.nullcontext():
+        if warm_up > 0:
+            side, fraction = sides[0], fractions[0]
+            result = await measure(bootstrap, alg, peak * fraction, warm_up, tmp, config, side, cores, tick)
+            print(f"  {fraction:4.0%} of peak, warm-up (not counted), {side:6}: {result.row()}", flush=True)
         for fraction in fractions:
             measured: dict[str, list[Latency]] = {side: [] for side in sides}
             for run in range(runs):
                 for side in sides:  # alternated: both sides see the machine as it is at the time
-                    result = await measure(bootstrap, alg, peak * fraction, seconds, tmp, config, side, cores)
+                    result = await measure(bootstrap, alg, peak * fraction, seconds, tmp, config, side, cores, tick)
                     measured[side].append(result)
                     label = f"run {run + 1}, " if runs > 1 else ""
                     print(f"  {fraction:4.0%} of peak, {label}{side:6}: {result.row()}", flush=True)
@@ -249,6 +268,15 @@ async def latencies(
                 for side, results in measured.items():
                     median = median_of(results).row()
                     print(f"  {fraction:4.0%} of peak, median of {runs}, {side:6}: {median}", flush=True)
+
+
+def warm_up_seconds(given: float | None, peak_given: bool) -> float:
+    """The warm-up run's length: as given, else 10 s when the peak is given (no drain before the paced runs)."""
+    if given is not None:
+        return given
+    # Measuring the peak drains a backlog through the broker first; without it, the
+    # first paced run would also measure a broker that has only just started.
+    return WARM_UP_SECONDS if peak_given else 0.0
 
 
 def main() -> None:
@@ -271,9 +299,25 @@ def main() -> None:
         help="the measured process on a core of its own, the load generator and the broker on the others",
     )
     parser.add_argument(
+        "--warm-up",
+        type=float,
+        metavar="SECONDS",
+        help="a paced run first, printed and not counted (default: 10 s when --peak is given, else none)",
+    )
+    parser.add_argument(
+        "--tick-ms",
+        type=float,
+        default=TICK_SECONDS * 1000,
+        help="how often the load generator sends what is due (default 1): one produce request to the broker each time",
+    )
+    parser.add_argument(
         "--broker-data-dir", type=Path, help="data dir of the local broker at --bootstrap, to move it off that core"
     )
     args = parser.parse_args()
+    if args.tick_ms <= 0 or (args.warm_up or 0) < 0:
+        parser.error("--tick-ms must be above 0, --warm-up 0 or above")
+    tick = args.tick_ms / 1000
+    warm_up = warm_up_seconds(args.warm_up, peak_given=args.peak is not None)
     tmp = Path(tempfile.mkdtemp(prefix="jwtgen-bench-"))
     own_broker = tmp / "broker"  # the data dir of the broker started here, without --bootstrap
     with broker(args.bootstrap, own_broker) as bootstrap:
@@ -292,7 +336,20 @@ def main() -> None:
             print(f"{alg}: peak {peak:.0f} req/s", flush=True)
             sides, fractions = tuple(args.side), tuple(args.fractions)
             asyncio.run(
-                latencies(bootstrap, alg, peak, args.seconds, tmp, fractions, sides, args.runs, cores, broker_at)
+                latencies(
+                    bootstrap,
+                    alg,
+                    peak,
+                    args.seconds,
+                    tmp,
+                    fractions,
+                    sides,
+                    runs=args.runs,
+                    cores=cores,
+                    broker=broker_at,
+                    tick=tick,
+                    warm_up=warm_up,
+                )
             )
 
 
