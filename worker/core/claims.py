@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 from worker.core.config import Audience, CustomClaim, MissingPolicy, NodeConfig
@@ -16,8 +15,6 @@ from worker.core.templates import Template, convert, json_type_name
 # Never change it: replays of recorded requests must reproduce the same jti.
 JTI_NAMESPACE = uuid.UUID("bc0d842e-161b-5cdb-bb0b-d691e6d1c672")
 _JTI_NAMESPACE_BYTES = JTI_NAMESPACE.bytes
-
-_OMIT = object()  # a claim left out by its `on_missing: "omit"`
 
 
 def make_jti(config_id: str, version: int, execution_id: str) -> str:
@@ -38,22 +35,14 @@ def build_claims(config: NodeConfig, store: Mapping[str, Any], iat: int, executi
     """iat, iss, sub, aud, exp, nbf, jti (as enabled), then the custom claims; raises NodeError."""
     spec = config.claims
     claims: dict[str, Any] = {}
-
-    def put(name: str, value: Any) -> None:
-        if value is not _OMIT:
-            claims[name] = value
-
     if spec.iat:
         claims["iat"] = iat
     if spec.iss and spec.issuer_template is not None:
-        where = "claim 'iss' (claims.issuer)"
-        put("iss", _policed(spec.issuer_missing, lambda: _text(spec.issuer_template, store, where)))
+        _put(claims, "iss", spec.issuer_missing, _text, spec.issuer_template, store, _WHERE_ISS)
     if spec.sub and spec.subject_template is not None:
-        where = "claim 'sub' (claims.subject)"
-        put("sub", _policed(spec.subject_missing, lambda: _text(spec.subject_template, store, where)))
+        _put(claims, "sub", spec.subject_missing, _text, spec.subject_template, store, _WHERE_SUB)
     if spec.audience is not None:
-        audience = spec.audience
-        put("aud", _policed(audience.missing, lambda: _audience(audience, store)))
+        _put(claims, "aud", spec.audience.missing, _audience, spec.audience, store)
     if spec.exp:
         claims["exp"] = iat + config.ttl
     if spec.nbf:
@@ -65,23 +54,31 @@ def build_claims(config: NodeConfig, store: Mapping[str, Any], iat: int, executi
         if template.is_static:
             claims[item.key] = template.static  # converted once at config time
         else:
-            put(item.key, _policed(item.missing, partial(_custom, item, store)))
+            _put(claims, item.key, item.missing, _custom, item, store)
     return claims
+
+
+_WHERE_ISS = "claim 'iss' (claims.issuer)"
+_WHERE_SUB = "claim 'sub' (claims.subject)"
+
+
+def _put(claims: dict[str, Any], name: str, policy: MissingPolicy, render: Callable[..., Any], *args: Any) -> None:
+    """`claims[name] = render(*args)`; a variable missing from the flow store fails, omits or defaults as configured.
+
+    Arguments rather than a closure per claim: this runs for every templated claim of every request.
+    """
+    try:
+        claims[name] = render(*args)
+    except NodeError as exc:
+        if exc.code is not ErrorCode.VARIABLE_NOT_FOUND or policy.on_missing == "fail":
+            raise
+        if policy.on_missing != "omit":
+            claims[name] = policy.default
 
 
 def _custom(item: CustomClaim, store: Mapping[str, Any]) -> Any:
     where = f"custom claim '{item.key}'"
     return convert(item.template.render(store, where), item.type, where)
-
-
-def _policed(policy: MissingPolicy, render: Callable[[], Any]) -> Any:
-    """The rendered value; a variable missing from the flow store fails, omits or defaults as configured."""
-    try:
-        return render()
-    except NodeError as exc:
-        if exc.code is not ErrorCode.VARIABLE_NOT_FOUND or policy.on_missing == "fail":
-            raise
-    return _OMIT if policy.on_missing == "omit" else policy.default
 
 
 def _text(template: Template | None, store: Mapping[str, Any], where: str) -> Any:

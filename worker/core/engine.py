@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from joserfc.jwk import Key
 
@@ -78,13 +78,12 @@ class CompiledConfig:
         return self.remote.encrypter() if self.remote is not None else self.encrypter
 
 
-@dataclass(frozen=True, slots=True)
-class Generated:
+class Generated(NamedTuple):
     token: str
     token_info: dict[str, Any]
     store_delta: list[dict[str, Any]]
-    header: dict[str, Any] = field(default_factory=dict)  # the outermost protected header
-    claims: dict[str, Any] = field(default_factory=dict, repr=False)
+    header: dict[str, Any]  # the outermost protected header
+    claims: dict[str, Any]
 
 
 def compile_config(raw: object, *, kek: Key | None = None, keysets: KeySets | None = None) -> CompiledConfig:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from worker.core import audit as auditing
 from worker.core import engine, events
@@ -26,8 +26,7 @@ class Route(StrEnum):
     DEADLETTER = "deadletter"
 
 
-@dataclass(frozen=True)
-class RecordRef:
+class RecordRef(NamedTuple):
     topic: str
     partition: int
     offset: int
@@ -36,8 +35,7 @@ class RecordRef:
     value: bytes | None
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     route: Route
     key: bytes | None
     value: bytes
