@@ -73,5 +73,16 @@ async def take_events(stream: Any, max_: int, linger: float) -> AsyncGenerator[l
             stream._on_stream_event_in(message.tp, message.offset, stream, event)
         yield batch
         # The agent asked for the next batch: this one is answered.
-        for event in batch:
-            await stream.ack(event)
+        _ack(stream, batch)
+
+
+def _ack(stream: Any, batch: list[EventT]) -> None:
+    """`await stream.ack(event)` for each event, without a coroutine per event (Stream.ack awaits nothing)."""
+    on_event_out = stream._on_stream_event_out
+    on_message_out = stream._on_message_out
+    for event in batch:
+        last_stream_to_ack = event.ack()
+        message = event.message
+        on_event_out(message.tp, message.offset, stream, event)
+        if last_stream_to_ack:
+            on_message_out(message.tp, message.offset, message)

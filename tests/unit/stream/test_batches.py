@@ -23,8 +23,13 @@ class Message:
 
 
 class Event:
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message, acked: list[int]) -> None:
         self.message = message
+        self._acked = acked
+
+    def ack(self) -> bool:
+        self._acked.append(self.message.offset)
+        return True
 
 
 class Queue(asyncio.Queue[Event]):
@@ -53,12 +58,15 @@ class Stream:
         self.app.topics = type("Conductor", (), {"_acking_topics": {TOPIC}})()
         self.app.flow_control = FlowControl()
         self.app.consumer_generation_id = 1
-        self.acked: list[int] = []
+        self.acked: list[int] = []  # by Event.ack, in order (test_batches_faust.py checks Faust's own steps)
+        self.out: list[int] = []
         self.taken_at: dict[TP, int] = {}
 
-    async def ack(self, event: Event) -> bool:
-        self.acked.append(event.message.offset)
-        return True
+    def _on_stream_event_out(self, tp: TP, offset: int, stream: Any, event: Any) -> None:
+        self.out.append(offset)
+
+    def _on_message_out(self, tp: TP, offset: int, message: Any) -> None:
+        assert self.out[-1] == offset  # the event's sensors first, as Faust's Stream.ack
 
     def _on_stream_event_in(self, tp: TP, offset: int, stream: Any, event: Any) -> None:
         self.taken_at[tp] = offset
@@ -69,7 +77,7 @@ class Stream:
 
     def put(self, *messages: Message) -> None:
         for message in messages:
-            self.queue.put_nowait(Event(message))
+            self.queue.put_nowait(Event(message, self.acked))
 
 
 def offsets(batch: list[Any]) -> list[int]:

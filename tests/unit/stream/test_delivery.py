@@ -27,8 +27,8 @@ class Message:
 
 
 class Event:
-    def __init__(self, key: Any, value: Any, headers: Any, message: Message) -> None:
-        self.key, self.value, self.headers, self.message = key, value, headers, message
+    def __init__(self, app: Any, key: Any, value: Any, headers: Any, message: Message) -> None:
+        self.app, self.key, self.value, self.headers, self.message = app, key, value, headers, message
 
 
 class Channel:
@@ -37,12 +37,15 @@ class Channel:
 
 
 class Buffer:
-    size = 0
     max_messages = 100
+
+    def __init__(self) -> None:
+        self.pending: asyncio.Queue[Any] = asyncio.Queue()  # Faust's ProducerBuffer.size is its length
 
 
 class Producer:
-    buffer = Buffer()
+    def __init__(self) -> None:
+        self.buffer = Buffer()
 
 
 class Sensors:
@@ -60,9 +63,7 @@ class App:
         self.topics._tp_index = defaultdict(set)
         self.producer = Producer()
         self.sensors = Sensors()
-
-    def create_event(self, key: Any, value: Any, headers: Any, message: Message) -> Event:
-        return Event(key, value, headers, message)
+        self.conf = type("Settings", (), {"producer_threaded": False, "Event": Event})()
 
 
 class Consumer:
