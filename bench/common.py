@@ -218,6 +218,45 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def cpu_jiffies(cpus: set[int], stat: str | None = None) -> tuple[int, int]:
+    """(busy, all) clock ticks of `cpus` since boot, from /proc/stat (`stat` is its text, read if not given).
+
+    Busy is everything but idle and iowait; steal counts as busy, since those
+    ticks were not the guest's to give.
+    """
+    if stat is None:
+        with open("/proc/stat") as file:
+            stat = file.read()
+    busy = total = 0
+    for line in stat.splitlines():
+        name, _, rest = line.partition(" ")
+        if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
+            continue
+        ticks = [int(field) for field in rest.split()[:8]]  # user nice system idle iowait irq softirq steal
+        total += sum(ticks)
+        busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy, total
+
+
+@dataclass
+class CoresBusy:
+    """How busy `cpus` were between `start()` and `stop()`: a fraction of their time."""
+
+    cpus: set[int]
+    _start: tuple[int, int] = (0, 0)
+    fraction: float = 0.0
+
+    def start(self) -> CoresBusy:
+        self._start = cpu_jiffies(self.cpus)
+        return self
+
+    def stop(self) -> float:
+        busy, total = cpu_jiffies(self.cpus)
+        elapsed = total - self._start[1]
+        self.fraction = (busy - self._start[0]) / elapsed if elapsed > 0 else 0.0
+        return self.fraction
+
+
 def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/statm") as statm:
         return int(statm.read().split()[1]) * _PAGE / 2**20

@@ -20,6 +20,10 @@ alternated with 20-23 ms for the worker on a core of its own. `--no-pin`
 leaves every process where the system puts it. The peak is measured without
 moving anything, as bench/throughput.py measures it.
 
+Each run also prints how busy the other cores were while it was paced
+(/proc/stat): the broker and the load generator share them, and when they
+are near full, queues in the broker, not the worker, set the tail.
+
 `--side bare` paces the bare aiokafka loop (bench/bareloop.py) at the same
 rates: what the same work through Kafka costs in latency on this machine,
 with nothing of Faust's. `--runs N` repeats each rate and prints the median
@@ -62,6 +66,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from bench.common import (
     Cores,
+    CoresBusy,
     CpuClock,
     batch_producer,
     broker,
@@ -98,12 +103,14 @@ class Latency:
     p99: float
     max: float
     cpu_per_1000: float  # CPU seconds of the worker per 1,000 answers while paced
+    others_busy: float  # how busy the other cores were (the broker's, the load generator's), 0-1
+    others: str = "other cores"  # which: "other cores" when the measured process has one of its own, else "cores"
 
     def row(self) -> str:
         ms = " / ".join(f"{v * 1000:.1f}" for v in (self.p50, self.p95, self.p99, self.max))
         return (
             f"{self.rate:7.0f} req/s (sent {self.sent_rate:7.0f}): p50/p95/p99/max {ms} ms, "
-            f"{self.cpu_per_1000:.3f} CPU s/1000"
+            f"{self.cpu_per_1000:.3f} CPU s/1000, {self.others} {self.others_busy:.0%} busy"
         )
 
 
@@ -187,8 +194,11 @@ async def measure(
             await read_timestamps(bootstrap, [names.true], len(warm), timeout=120)
             values = request_values(int(rate * seconds), start=len(warm))
             clock = CpuClock(worker.proc.pid).start()
+            # The cores the broker and the load generator share: near full, they, not the worker, set the tail.
+            others = CoresBusy(cores.rest if cores is not None else os.sched_getaffinity(0)).start()
             try:
                 sent_rate = await paced(bootstrap, names.requests, values, rate, tick)
+                others.stop()
                 total = len(warm) + len(values)
                 answers = await read_timestamps(bootstrap, [names.true], total, timeout=300)
             except TimeoutError:
@@ -212,6 +222,8 @@ async def measure(
             percentile(delays, 0.99),
             max(delays),
             clock.between(min(answered), max(answered)) / len(values) * 1000,
+            others.fraction,
+            "other cores" if cores is not None else "cores",
         )
     finally:
         await delete_topics(bootstrap, names)
@@ -228,6 +240,8 @@ def median_of(runs: list[Latency]) -> Latency:
         mid(r.p99 for r in runs),
         mid(r.max for r in runs),
         mid(r.cpu_per_1000 for r in runs),
+        mid(r.others_busy for r in runs),
+        runs[0].others,
     )
 
 
