@@ -21,8 +21,8 @@ leaves every process where the system puts it. The peak is measured without
 moving anything, as bench/throughput.py measures it.
 
 Each run also prints how busy the other cores were while it was paced
-(/proc/stat): the broker and the load generator share them, and when they
-are near full, queues in the broker, not the worker, set the tail.
+(/proc/stat): the broker and the load generator share them, and a run's
+tail is to be read against how full they were.
 
 `--side bare` paces the bare aiokafka loop (bench/bareloop.py) at the same
 rates: what the same work through Kafka costs in latency on this machine,
