@@ -194,7 +194,7 @@ async def measure(
             await read_timestamps(bootstrap, [names.true], len(warm), timeout=120)
             values = request_values(int(rate * seconds), start=len(warm))
             clock = CpuClock(worker.proc.pid).start()
-            # The cores the broker and the load generator share: near full, they, not the worker, set the tail.
+            # The cores the broker and the load generator share: how full they were is the context of the tail.
             others = CoresBusy(cores.rest if cores is not None else os.sched_getaffinity(0)).start()
             try:
                 sent_rate = await paced(bootstrap, names.requests, values, rate, tick)
