@@ -240,11 +240,10 @@ def cpu_jiffies(cpus: set[int], stat: str | None = None) -> tuple[int, int]:
 
 @dataclass
 class CoresBusy:
-    """How busy `cpus` were between `start()` and `stop()`: a fraction of their time."""
+    """How busy `cpus` were between `start()` and `stop()`, which returns it as a fraction of their time."""
 
     cpus: set[int]
     _start: tuple[int, int] = (0, 0)
-    fraction: float = 0.0
 
     def start(self) -> CoresBusy:
         self._start = cpu_jiffies(self.cpus)
@@ -253,8 +252,7 @@ class CoresBusy:
     def stop(self) -> float:
         busy, total = cpu_jiffies(self.cpus)
         elapsed = total - self._start[1]
-        self.fraction = (busy - self._start[0]) / elapsed if elapsed > 0 else 0.0
-        return self.fraction
+        return (busy - self._start[0]) / elapsed if elapsed > 0 else 0.0
 
 
 def rss_mib(pid: int) -> float:

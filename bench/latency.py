@@ -198,7 +198,7 @@ async def measure(
             others = CoresBusy(cores.rest if cores is not None else os.sched_getaffinity(0)).start()
             try:
                 sent_rate = await paced(bootstrap, names.requests, values, rate, tick)
-                others.stop()
+                others_busy = others.stop()
                 total = len(warm) + len(values)
                 answers = await read_timestamps(bootstrap, [names.true], total, timeout=300)
             except TimeoutError:
@@ -222,7 +222,7 @@ async def measure(
             percentile(delays, 0.99),
             max(delays),
             clock.between(min(answered), max(answered)) / len(values) * 1000,
-            others.fraction,
+            others_busy,
             "other cores" if cores is not None else "cores",
         )
     finally:
