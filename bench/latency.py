@@ -22,7 +22,9 @@ moving anything, as bench/throughput.py measures it.
 
 Each run also prints how busy the other cores were while it was paced
 (/proc/stat): the broker and the load generator share them, and a run's
-tail is to be read against how full they were.
+tail is to be read against how full they were. `--per-second` adds the p99
+of each second of each run: a tail spread over the run (the broker's
+collections, about once a second) or held in a stretch of a second or two.
 
 `--side bare` paces the bare aiokafka loop (bench/bareloop.py) at the same
 rates: what the same work through Kafka costs in latency on this machine,
@@ -105,6 +107,7 @@ class Latency:
     cpu_per_1000: float  # CPU seconds of the worker per 1,000 answers while paced
     others_busy: float  # how busy the other cores were (the broker's, the load generator's), 0-1
     others: str = "other cores"  # which: "other cores" when the measured process has one of its own, else "cores"
+    p99_by_second: tuple[float, ...] = ()  # the p99 of the requests appended in each second of the run
 
     def row(self) -> str:
         ms = " / ".join(f"{v * 1000:.1f}" for v in (self.p50, self.p95, self.p99, self.max))
@@ -112,6 +115,24 @@ class Latency:
             f"{self.rate:7.0f} req/s (sent {self.sent_rate:7.0f}): p50/p95/p99/max {ms} ms, "
             f"{self.cpu_per_1000:.3f} CPU s/1000, {self.others} {self.others_busy:.0%} busy"
         )
+
+    def by_second_row(self) -> str:
+        return "p99 by second " + " ".join(f"{p99 * 1000:.0f}" for p99 in self.p99_by_second) + " ms"
+
+
+def p99_by_second(stamps: list[tuple[int, float]]) -> tuple[float, ...]:
+    """The p99 latency of each whole second from the first request: `stamps` are (request's time in ms, latency).
+
+    Whether a run's tail is spread over it or held in a stretch of a second or
+    two (a stall of the machine or the broker) shows here, not in its p99.
+    """
+    if not stamps:
+        return ()
+    first = min(at for at, _ in stamps)
+    seconds: dict[int, list[float]] = {}
+    for at, delay in stamps:
+        seconds.setdefault((at - first) // 1000, []).append(delay)
+    return tuple(percentile(seconds[second], 0.99) for second in sorted(seconds))
 
 
 async def paced(
@@ -212,7 +233,8 @@ async def measure(
         finally:
             await asyncio.to_thread(worker.stop)
         wanted = {key for key, _ in values}
-        delays = [(answers[key] - requests[key]) / 1000 for key in wanted]
+        stamps = [(requests[key], (answers[key] - requests[key]) / 1000) for key in wanted]
+        delays = [delay for _, delay in stamps]
         answered = [answers[key] / 1000 for key in wanted]
         return Latency(
             rate,
@@ -224,6 +246,7 @@ async def measure(
             clock.between(min(answered), max(answered)) / len(values) * 1000,
             others_busy,
             "other cores" if cores is not None else "cores",
+            p99_by_second(stamps),
         )
     finally:
         await delete_topics(bootstrap, names)
@@ -258,6 +281,7 @@ async def latencies(
     broker: int | None = None,
     tick: float = TICK_SECONDS,
     warm_up: float = 0.0,
+    by_second: bool = False,
 ) -> None:
     """Print each side's figures at each rate: every run, then the medians when there are several.
 
@@ -278,6 +302,8 @@ async def latencies(
                     measured[side].append(result)
                     label = f"run {run + 1}, " if runs > 1 else ""
                     print(f"  {fraction:4.0%} of peak, {label}{side:6}: {result.row()}", flush=True)
+                    if by_second:
+                        print(f"    {result.by_second_row()}", flush=True)
             if runs > 1:
                 for side, results in measured.items():
                     median = median_of(results).row()
@@ -325,6 +351,11 @@ def main() -> None:
         help="how often the load generator sends what is due (default 1): one produce request to the broker each time",
     )
     parser.add_argument(
+        "--per-second",
+        action="store_true",
+        help="after each run, the p99 of each second of it: a tail spread over the run, or held in a stretch",
+    )
+    parser.add_argument(
         "--broker-data-dir", type=Path, help="data dir of the local broker at --bootstrap, to move it off that core"
     )
     args = parser.parse_args()
@@ -363,6 +394,7 @@ def main() -> None:
                     broker=broker_at,
                     tick=tick,
                     warm_up=warm_up,
+                    by_second=args.per_second,
                 )
             )
 
