@@ -32,7 +32,7 @@ with nothing of Faust's. `--runs N` repeats each rate and prints the median
 of each percentile: on a machine shared with the broker and the load
 generator, one paced run's p99 varies by a factor of two or more.
 `--tick-ms 2` sends twice as much half as often: half the produce requests
-for the broker (README, Performance). With `--peak` given, a paced run of
+for the broker (docs/performance.md). With `--peak` given, a paced run of
 10 seconds at the first rate comes first, printed and not counted
 (`--warm-up`): without the peak's drain before it, the first paced run after
 a broker start measured that broker's first minute (its p99 was the highest
