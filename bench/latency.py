@@ -26,6 +26,16 @@ tail is to be read against how full they were. `--per-second` adds the p99
 of each second of each run: a tail spread over the run (the broker's
 collections, about once a second) or held in a stretch of a second or two.
 
+Each paced stream first runs `--settle` seconds (2 by default) at its rate
+that are not counted: the figures are the worker's steady state. Every run
+starts a fresh worker on fresh topics, and its first second or two answered
+more slowly than the rest in nearly every run (2026-11-30: the first
+second's p99 was the run's highest in six runs of six, 23-58 ms against
+8-27 for the seconds after the second), which a worker that keeps running
+sees once per start, not all along. The settling seconds' own p99 is
+printed beside each run's figures (`first 2 s p99`), and `--per-second`
+shows them before a `|`; `--settle 0` counts everything.
+
 `--side bare` paces the bare aiokafka loop (bench/bareloop.py) at the same
 rates: what the same work through Kafka costs in latency on this machine,
 with nothing of Faust's. `--runs N` repeats each rate and prints the median
@@ -54,6 +64,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import statistics
 import tempfile
@@ -94,6 +105,7 @@ FRACTIONS = (0.25, 0.5, 0.75)
 BATCH = 500  # the bare loop's batch, the worker's default JWTGEN_BATCH_MAX
 TICK_SECONDS = 0.001  # by default the pacer sends what is due every millisecond (--tick-ms)
 WARM_UP_SECONDS = 10.0  # the warm-up run when the peak is given, not measured (--warm-up)
+SETTLE_SECONDS = 2.0  # each paced stream's first seconds, not counted (--settle)
 
 
 @dataclass(frozen=True)
@@ -108,16 +120,34 @@ class Latency:
     others_busy: float  # how busy the other cores were (the broker's, the load generator's), 0-1
     others: str = "other cores"  # which: "other cores" when the measured process has one of its own, else "cores"
     p99_by_second: tuple[float, ...] = ()  # the p99 of the requests appended in each second of the run
+    settle_seconds: float = 0.0  # the stream's first seconds, paced but not counted in the figures above
+    settle_p99: float = 0.0  # their p99
 
     def row(self) -> str:
         ms = " / ".join(f"{v * 1000:.1f}" for v in (self.p50, self.p95, self.p99, self.max))
+        settling = ""
+        if self.settle_seconds:
+            settling = f", first {self.settle_seconds:g} s p99 {self.settle_p99 * 1000:.1f} ms"
         return (
             f"{self.rate:7.0f} req/s (sent {self.sent_rate:7.0f}): p50/p95/p99/max {ms} ms, "
-            f"{self.cpu_per_1000:.3f} CPU s/1000, {self.others} {self.others_busy:.0%} busy"
+            f"{self.cpu_per_1000:.3f} CPU s/1000, {self.others} {self.others_busy:.0%} busy{settling}"
         )
 
     def by_second_row(self) -> str:
-        return "p99 by second " + " ".join(f"{p99 * 1000:.0f}" for p99 in self.p99_by_second) + " ms"
+        """Each second's p99, the settling seconds (not counted) before a `|`."""
+        seconds = [f"{p99 * 1000:.0f}" for p99 in self.p99_by_second]
+        settling = min(len(seconds), math.ceil(self.settle_seconds))
+        if settling:
+            seconds.insert(settling, "|")
+        return "p99 by second " + " ".join(seconds) + " ms"
+
+
+def stream_values(
+    rate: float, settle: float, seconds: float, start: int
+) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """The requests of one paced stream: those of its first `settle` seconds (not counted), then the counted ones."""
+    settling = request_values(int(rate * settle), start=start)
+    return settling, request_values(int(rate * seconds), start=start + len(settling))
 
 
 def p99_by_second(stamps: list[tuple[int, float]]) -> tuple[float, ...]:
@@ -193,6 +223,7 @@ async def measure(
     side: str = "worker",
     cores: Cores | None = None,
     tick: float = TICK_SECONDS,
+    settle: float = 0.0,
 ) -> Latency:
     names = await new_topics(bootstrap, f"lat-{alg.lower()}")
     # Timestamps set by the broker as it appends: from the request being in Kafka to its answer
@@ -213,14 +244,14 @@ async def measure(
             warm = request_values(200)
             await paced(bootstrap, names.requests, warm, min(rate, 2000))
             await read_timestamps(bootstrap, [names.true], len(warm), timeout=120)
-            values = request_values(int(rate * seconds), start=len(warm))
+            settling, values = stream_values(rate, settle, seconds, start=len(warm))
             clock = CpuClock(worker.proc.pid).start()
             # The cores the broker and the load generator share: how full they were is the context of the tail.
             others = CoresBusy(cores.rest if cores is not None else os.sched_getaffinity(0)).start()
             try:
-                sent_rate = await paced(bootstrap, names.requests, values, rate, tick)
+                sent_rate = await paced(bootstrap, names.requests, settling + values, rate, tick)
                 others_busy = others.stop()
-                total = len(warm) + len(values)
+                total = len(warm) + len(settling) + len(values)
                 answers = await read_timestamps(bootstrap, [names.true], total, timeout=300)
             except TimeoutError:
                 # What the worker says of itself, for whoever reads why a run failed.
@@ -234,6 +265,7 @@ async def measure(
             await asyncio.to_thread(worker.stop)
         wanted = {key for key, _ in values}
         stamps = [(requests[key], (answers[key] - requests[key]) / 1000) for key in wanted]
+        settled = [(requests[key], (answers[key] - requests[key]) / 1000) for key, _ in settling]
         delays = [delay for _, delay in stamps]
         answered = [answers[key] / 1000 for key in wanted]
         return Latency(
@@ -246,7 +278,9 @@ async def measure(
             clock.between(min(answered), max(answered)) / len(values) * 1000,
             others_busy,
             "other cores" if cores is not None else "cores",
-            p99_by_second(stamps),
+            p99_by_second(settled + stamps),
+            settle if settled else 0.0,
+            percentile([delay for _, delay in settled], 0.99) if settled else 0.0,
         )
     finally:
         await delete_topics(bootstrap, names)
@@ -265,6 +299,8 @@ def median_of(runs: list[Latency]) -> Latency:
         mid(r.cpu_per_1000 for r in runs),
         mid(r.others_busy for r in runs),
         runs[0].others,
+        settle_seconds=runs[0].settle_seconds,
+        settle_p99=mid(r.settle_p99 for r in runs),
     )
 
 
@@ -282,10 +318,12 @@ async def latencies(
     tick: float = TICK_SECONDS,
     warm_up: float = 0.0,
     by_second: bool = False,
+    settle: float = 0.0,
 ) -> None:
     """Print each side's figures at each rate: every run, then the medians when there are several.
 
     A warm-up run of `warm_up` seconds at the first rate comes first, printed and not counted.
+    Each measured stream begins with `settle` seconds at its rate that its figures leave out.
     """
     config = config_for(alg)
     moved = [os.getpid()] + ([broker] if broker is not None else [])
@@ -298,7 +336,8 @@ async def latencies(
             measured: dict[str, list[Latency]] = {side: [] for side in sides}
             for run in range(runs):
                 for side in sides:  # alternated: both sides see the machine as it is at the time
-                    result = await measure(bootstrap, alg, peak * fraction, seconds, tmp, config, side, cores, tick)
+                    rate = peak * fraction
+                    result = await measure(bootstrap, alg, rate, seconds, tmp, config, side, cores, tick, settle)
                     measured[side].append(result)
                     label = f"run {run + 1}, " if runs > 1 else ""
                     print(f"  {fraction:4.0%} of peak, {label}{side:6}: {result.row()}", flush=True)
@@ -324,7 +363,15 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="use a running broker instead of starting one")
     parser.add_argument("--alg", nargs="+", default=["HS256", "RS256"])
     parser.add_argument("--peak", type=float, help="the worker's peak in req/s (measured when not given)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced stream")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each paced stream, as counted")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE_SECONDS,
+        metavar="SECONDS",
+        help="each stream's first seconds at its rate, not counted (default 2): a fresh worker on fresh topics; "
+        "their p99 is printed beside the run's",
+    )
     parser.add_argument(
         "--fractions", type=float, nargs="+", default=list(FRACTIONS), help="rates to pace at, as fractions of the peak"
     )
@@ -359,8 +406,8 @@ def main() -> None:
         "--broker-data-dir", type=Path, help="data dir of the local broker at --bootstrap, to move it off that core"
     )
     args = parser.parse_args()
-    if args.tick_ms <= 0 or (args.warm_up or 0) < 0:
-        parser.error("--tick-ms must be above 0, --warm-up 0 or above")
+    if args.tick_ms <= 0 or (args.warm_up or 0) < 0 or args.settle < 0:
+        parser.error("--tick-ms must be above 0, --warm-up and --settle 0 or above")
     tick = args.tick_ms / 1000
     warm_up = warm_up_seconds(args.warm_up, peak_given=args.peak is not None)
     tmp = Path(tempfile.mkdtemp(prefix="jwtgen-bench-"))
@@ -395,6 +442,7 @@ def main() -> None:
                     tick=tick,
                     warm_up=warm_up,
                     by_second=args.per_second,
+                    settle=args.settle,
                 )
             )
 

@@ -24,3 +24,26 @@ def test_no_requests_no_seconds() -> None:
 def test_the_row_prints_milliseconds_second_by_second() -> None:
     run = Latency(1000, 1000, 0.004, 0.008, 0.012, 0.020, 0.05, 0.8, p99_by_second=(0.0121, 0.0449, 0.009))
     assert run.by_second_row() == "p99 by second 12 45 9 ms"
+
+
+def test_the_settling_seconds_come_before_a_bar() -> None:
+    run = Latency(
+        1000,
+        1000,
+        0.004,
+        0.008,
+        0.012,
+        0.020,
+        0.05,
+        0.8,
+        p99_by_second=(0.040, 0.023, 0.012, 0.009),
+        settle_seconds=2.0,
+    )
+    assert run.by_second_row() == "p99 by second 40 23 | 12 9 ms"
+
+
+def test_a_part_second_of_settling_marks_the_second_it_ends_in() -> None:
+    run = Latency(
+        1000, 1000, 0.004, 0.008, 0.012, 0.020, 0.05, 0.8, p99_by_second=(0.040, 0.023, 0.012), settle_seconds=1.5
+    )
+    assert run.by_second_row() == "p99 by second 40 23 | 12 ms"
