@@ -263,9 +263,14 @@ async def measure(
             requests = await read_timestamps(bootstrap, [names.requests], total, timeout=120)
         finally:
             await asyncio.to_thread(worker.stop)
+
+        def stamp(key: bytes) -> tuple[int, float]:
+            """When the request was appended (ms), and its latency (s)."""
+            return requests[key], (answers[key] - requests[key]) / 1000
+
         wanted = {key for key, _ in values}
-        stamps = [(requests[key], (answers[key] - requests[key]) / 1000) for key in wanted]
-        settled = [(requests[key], (answers[key] - requests[key]) / 1000) for key, _ in settling]
+        stamps = [stamp(key) for key in wanted]
+        settled = [stamp(key) for key, _ in settling]
         delays = [delay for _, delay in stamps]
         answered = [answers[key] / 1000 for key in wanted]
         return Latency(
@@ -333,10 +338,10 @@ async def latencies(
             result = await measure(bootstrap, alg, peak * fraction, warm_up, tmp, config, side, cores, tick)
             print(f"  {fraction:4.0%} of peak, warm-up (not counted), {side:6}: {result.row()}", flush=True)
         for fraction in fractions:
+            rate = peak * fraction
             measured: dict[str, list[Latency]] = {side: [] for side in sides}
             for run in range(runs):
                 for side in sides:  # alternated: both sides see the machine as it is at the time
-                    rate = peak * fraction
                     result = await measure(bootstrap, alg, rate, seconds, tmp, config, side, cores, tick, settle)
                     measured[side].append(result)
                     label = f"run {run + 1}, " if runs > 1 else ""
