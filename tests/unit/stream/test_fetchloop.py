@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import mode
@@ -18,6 +18,7 @@ TOPIC = "p.requests"
 class Message:
     def __init__(self, partition: int, offset: int) -> None:
         self.topic, self.partition, self.offset = TOPIC, partition, offset
+        self.generation_id = 0  # set from the consumer's generation as Faust builds the message
 
 
 class Diag:
@@ -33,10 +34,19 @@ class Acks:
 class FakeApp:
     should_stop = False
     topics = Acks()
+    consumer_generation_id = 0
+
+
+class InOrder:
+    """Faust's scheduler takes the partitions in turn; the fake's fetches are already in the order to deliver."""
+
+    def iterate(self, records: list[Message]) -> Iterator[tuple[TP, Message]]:
+        for message in records:
+            yield TP(TOPIC, message.partition), message
 
 
 class FakeConsumer(mode.Service):
-    """What fetchloop.drain uses of Faust's Consumer; `fetches` are the batches getmany returns, in turn."""
+    """What fetchloop.drain uses of Faust's Consumer; `fetches` are the batches its fetches return, in turn."""
 
     consumer_stopped_errors: tuple[type[BaseException], ...] = ()
 
@@ -63,6 +73,9 @@ class FakeConsumer(mode.Service):
         self.timeouts: list[float] = []
         self.gaps: list[tuple[TP, int, int]] = []
         self.on_deliver: Any = None
+        self.scheduler = InOrder()
+        self._buffered_partitions: set[TP] = set()
+        self.seeks = 0
 
     def assignment(self) -> set[TP]:
         return self.assigned
@@ -70,7 +83,7 @@ class FakeConsumer(mode.Service):
     def _get_active_partitions(self) -> set[TP]:
         return self.active
 
-    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+    async def _wait_next_records(self, timeout: float) -> tuple[list[Message] | None, set[TP]]:
         self.timeouts.append(timeout)
         while self.suspend_flow.is_set():  # Faust waits for the flow to resume before it fetches
             await asyncio.sleep(0.005)
@@ -82,9 +95,15 @@ class FakeConsumer(mode.Service):
         if not self.fetches:
             await asyncio.sleep(0.05)  # let a commit under way finish
             self._stopped.set()  # the fake's end: stop the loop
-            return
-        for message in self.fetches.pop(0):
-            yield TP(TOPIC, message.partition), message
+            return None, self.active
+        return self.fetches.pop(0), self.active
+
+    def _to_message(self, tp: TP, record: Message) -> Message:
+        record.generation_id = self.app.consumer_generation_id
+        return record
+
+    async def perform_seek(self) -> None:
+        self.seeks += 1
 
     async def callback(self, message: Message) -> None:
         self.delivered.append((message.partition, message.offset))
@@ -160,6 +179,50 @@ def test_a_suspended_flow_stops_the_delivery_of_the_batch() -> None:
     run(consumer)
     # The rest of the batch is not delivered (Faust fetches it again); the next fetch is, once resumed.
     assert consumer.delivered == [(0, o) for o in range(50)] + [(1, o) for o in range(5)]
+
+
+def test_a_new_consumer_generation_stops_the_delivery_of_the_batch() -> None:
+    consumer = FakeConsumer([batch(0, range(0, 300)), batch(1, range(0, 5))])
+
+    def rebalanced_at_50(c: FakeConsumer) -> None:
+        if len(c.delivered) == 50:
+            c.app.consumer_generation_id = 1
+
+    consumer.on_deliver = rebalanced_at_50
+    run(consumer)
+    # Records fetched in the old generation are fetched again; the next fetch, in the new one, is delivered.
+    assert consumer.delivered == [(0, o) for o in range(50)] + [(1, o) for o in range(5)]
+
+
+def test_a_fetch_that_returns_while_the_flow_is_stopped_is_dropped_and_the_partitions_seek_back() -> None:
+    consumer = FakeConsumer([batch(0, range(0, 5)), batch(0, range(0, 8))])
+    consumer.fetch_seconds = 0.04
+
+    async def rebalance() -> None:
+        await asyncio.sleep(0.02)  # in the middle of the first fetch
+        consumer.flow_active = False  # Faust's stop_flow
+        consumer.suspend_flow.set()
+        await asyncio.sleep(0.05)
+        consumer.flow_active = True
+        consumer.suspend_flow.clear()
+
+    async def main() -> None:
+        rebalancing = asyncio.ensure_future(rebalance())
+        await asyncio.wait_for(fetchloop.drain(consumer, mode.Service(), asyncio.Event()), 10)
+        await rebalancing
+
+    asyncio.run(main())
+    assert consumer.seeks == 1
+    assert consumer.delivered == [(0, o) for o in range(8)]  # only what was fetched after the seek
+
+
+def test_records_of_partitions_paused_since_the_fetch_began_are_left_for_later() -> None:
+    # As Faust's getmany: only partitions still active (or buffered) when the fetch returns are delivered.
+    consumer = FakeConsumer([batch(0, range(0, 3)) + batch(1, range(0, 3))])
+    consumer.active = {TP(TOPIC, 0)}
+    consumer._buffered_partitions = set()
+    run(consumer)
+    assert consumer.delivered == [(0, 0), (0, 1), (0, 2)]
 
 
 def test_a_rebalance_during_a_fetch_never_cancels_the_fetch() -> None:

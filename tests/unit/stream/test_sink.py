@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict, deque
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError, ProducerClosed
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
+from aiokafka.structs import TopicPartition as KafkaTopicPartition
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worker.stream.sink import BatchSink, murmur2, partition_for
+from worker.stream.sink import BatchSink, murmur2, partition_for, queue_at_once
 
 
 class Builder:
@@ -35,16 +38,44 @@ class Builder:
         return len(self.records)
 
 
+class Batch:
+    def __init__(self, builder: Builder, error: BaseException | None) -> None:
+        self.builder = builder
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(None)
+
+
+class Accumulator:
+    """aiokafka's MessageAccumulator as the sink sees it: per partition, the batches the sender has not taken."""
+
+    def __init__(self) -> None:
+        self._closed = False
+        self._exception: BaseException | None = None
+        self._batches: defaultdict[KafkaTopicPartition, deque[Batch]] = defaultdict(deque)
+        self.sent: list[tuple[int, list[bytes]]] = []
+        self.delivery_error: BaseException | None = None
+        self.changed = asyncio.Event()
+
+    def _append_batch(self, builder: Builder, tp: KafkaTopicPartition) -> Batch:
+        assert builder.closed
+        batch = Batch(builder, self.delivery_error)
+        self._batches[tp].append(batch)
+        self.sent.append((tp.partition, [value for _, value in builder.records]))
+        return batch
+
+
 class Producer:
     """aiokafka's rule: a batch for a partition is taken only once the previous one for it has left."""
 
     def __init__(self, partitions: int = 1, capacity: int = 1000) -> None:
         self.partitions = partitions
         self.capacity = capacity
-        self.queued: dict[int, asyncio.Event] = {}  # partition -> set when its queued batch leaves
-        self.sent: list[tuple[int, list[bytes]]] = []
-        self.fail_with: BaseException | None = None
-        self.delivery_error: BaseException | None = None
+        self._message_accumulator = Accumulator()
+        self.sent = self._message_accumulator.sent
+        self.handed_over_by_task = 0
 
     async def partitions_for(self, topic: str) -> set[int]:
         return set(range(self.partitions))
@@ -53,23 +84,28 @@ class Producer:
         return Builder(self.capacity)
 
     async def send_batch(self, builder: Builder, topic: str, partition: int) -> asyncio.Future[None]:
-        if self.fail_with is not None:
-            raise self.fail_with
-        assert builder.closed
-        while partition in self.queued:
-            await self.queued[partition].wait()
-        self.queued[partition] = asyncio.Event()
-        self.sent.append((partition, [value for _, value in builder.records]))
-        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.delivery_error is not None:
-            delivery.set_exception(self.delivery_error)
-        else:
-            delivery.set_result(None)
-        return delivery
+        """As aiokafka's: raise when closed or failed, wait while a batch for the partition is queued, then append."""
+        accumulator = self._message_accumulator
+        self.handed_over_by_task += 1
+        if accumulator._closed:
+            raise ProducerClosed()
+        if accumulator._exception is not None:
+            raise accumulator._exception
+        tp = KafkaTopicPartition(topic, partition)
+        while accumulator._batches.get(tp):
+            accumulator.changed.clear()
+            await accumulator.changed.wait()
+        return accumulator._append_batch(builder, tp).future
 
     def leave(self, partition: int) -> None:
         """The sender took the partition's queued batch into a request."""
-        self.queued.pop(partition).set()
+        accumulator = self._message_accumulator
+        accumulator._batches[KafkaTopicPartition("t", partition)].popleft()
+        accumulator.changed.set()
+
+    @property
+    def queued(self) -> list[int]:
+        return [tp.partition for tp, batches in self._message_accumulator._batches.items() if batches]
 
 
 def answers(*values: str) -> list[tuple[str, bytes, bytes, list[Any]]]:
@@ -82,8 +118,9 @@ def test_send_does_not_wait_for_the_producer_and_answers_gather_while_the_partit
         failures: list[BaseException] = []
         sink = BatchSink(lambda: producer, failures.append)  # type: ignore[arg-type, return-value]
         await sink.send(answers("a1", "a2"))
-        await asyncio.sleep(0)
-        assert producer.sent == [(0, [b"a1", b"a2"])]
+        # Nothing queued for the partition: handed over within send, without a task.
+        assert producer.sent == [(0, [b"a1", b"a2"])] and sink.pending == 0
+        assert producer.handed_over_by_task == 0
         # The first batch is still queued: sends return at once; b1's batch waits its turn, and
         # what comes meanwhile gathers in the next one.
         await asyncio.wait_for(sink.send(answers("b1")), 0.1)
@@ -102,6 +139,7 @@ def test_send_does_not_wait_for_the_producer_and_answers_gather_while_the_partit
         await asyncio.wait_for(draining, 1)
         assert producer.sent == [(0, [b"a1", b"a2"]), (0, [b"b1"]), (0, [b"c1", b"c2", b"d1"])]
         assert sink.pending == 0 and failures == []
+        assert producer.handed_over_by_task == 2  # b1's batch and the one that gathered behind it
 
     asyncio.run(main())
 
@@ -144,12 +182,13 @@ def test_a_hand_over_or_delivery_that_fails_is_reported(error: BaseException) ->
     async def main() -> list[BaseException]:
         failures: list[BaseException] = []
         producer = Producer()
-        producer.fail_with = error
+        accumulator = producer._message_accumulator
+        accumulator._exception = error  # the producer has failed: send_batch raises it
         sink = BatchSink(lambda: producer, failures.append)  # type: ignore[arg-type, return-value]
         await sink.send(answers("x"))
         await sink.drain()
-        producer.fail_with, producer.delivery_error = None, error
-        await sink.send(answers("y"))
+        accumulator._exception, accumulator.delivery_error = None, error
+        await sink.send(answers("y"))  # handed over at once, and its delivery fails
         await sink.drain()
         await asyncio.sleep(0)
         return failures
@@ -161,13 +200,59 @@ def test_a_producer_closed_while_stopping_is_not_a_failure() -> None:
     async def main() -> list[BaseException]:
         failures: list[BaseException] = []
         producer = Producer()
-        producer.fail_with = ProducerClosed()
+        producer._message_accumulator._closed = True
         sink = BatchSink(lambda: producer, failures.append)  # type: ignore[arg-type, return-value]
         await sink.send(answers("x"))
         await sink.drain()
         return failures
 
     assert asyncio.run(main()) == []
+
+
+def test_answers_for_other_partitions_go_at_once_while_one_partition_waits() -> None:
+    async def main() -> None:
+        producer = Producer(partitions=8)
+        sink = BatchSink(lambda: producer, lambda exc: None)  # type: ignore[arg-type, return-value]
+        keys = [f"exec-{i}".encode() for i in range(40)]
+        first = keys[0]
+        busy = partition_for(first, list(range(8)))
+        await sink.send([("t", first, b"first", [])])
+        assert producer.queued == [busy]
+        await sink.send([("t", key, key, []) for key in keys[1:]])
+        waiting = [key for key in keys[1:] if partition_for(key, list(range(8))) == busy]
+        # Every partition but the busy one has its batch with the producer already.
+        assert sink.pending == len(waiting) > 0
+        assert sorted(p for p, _ in producer.sent[1:]) == sorted(set(range(8)) - {busy})
+        producer.leave(busy)
+        await asyncio.wait_for(sink.drain(), 1)
+        assert producer.sent[-1] == (busy, waiting) and sink.pending == 0
+
+    asyncio.run(main())
+
+
+def test_queue_at_once_uses_aiokafkas_accumulator_as_send_batch_does() -> None:
+    """The aiokafka internals queue_at_once relies on, on a real (unstarted) producer."""
+
+    async def main() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")
+        accumulator = producer._message_accumulator
+        tp0, tp1 = KafkaTopicPartition("t", 0), KafkaTopicPartition("t", 1)
+        first, second, other = producer.create_batch(), producer.create_batch(), producer.create_batch()
+        for builder in (first, second, other):
+            builder.append(key=b"k", value=b"v", timestamp=None, headers=[])
+        delivery = queue_at_once(producer, first, tp0)
+        assert isinstance(delivery, asyncio.Future) and not delivery.done()
+        assert [batch._builder for batch in accumulator._batches[tp0]] == [first]
+        # The partition's batch has not left: this one waits, untouched, for send_batch in a task.
+        assert queue_at_once(producer, second, tp0) is None
+        assert second.append(key=b"k", value=b"more", timestamp=None, headers=[]) is not None  # still open
+        assert queue_at_once(producer, other, tp1) is not None
+        accumulator._closed = True
+        assert queue_at_once(producer, producer.create_batch(), KafkaTopicPartition("t", 2)) is None
+        # Closed, a batch is taken as it is: no more appends.
+        assert first.append(key=b"k", value=b"late", timestamp=None, headers=[]) is None
+
+    asyncio.run(main())
 
 
 @given(st.binary(max_size=200))
