@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import mode
@@ -132,6 +132,17 @@ def run(consumer: FakeConsumer, drained: asyncio.Event | None = None) -> None:
     asyncio.run(main())
 
 
+def run_beside(consumer: FakeConsumer, meanwhile: Callable[[], Awaitable[None]]) -> None:
+    """The fetch loop until the fake's fetches run out, with `meanwhile` (a rebalance, say) running beside it."""
+
+    async def main() -> None:
+        beside = asyncio.ensure_future(meanwhile())
+        await asyncio.wait_for(fetchloop.drain(consumer, mode.Service(), asyncio.Event()), 10)
+        await beside
+
+    asyncio.run(main())
+
+
 def batch(partition: int, offsets: range) -> list[Message]:
     return [Message(partition, offset) for offset in offsets]
 
@@ -206,12 +217,7 @@ def test_a_fetch_that_returns_while_the_flow_is_stopped_is_dropped_and_the_parti
         consumer.flow_active = True
         consumer.suspend_flow.clear()
 
-    async def main() -> None:
-        rebalancing = asyncio.ensure_future(rebalance())
-        await asyncio.wait_for(fetchloop.drain(consumer, mode.Service(), asyncio.Event()), 10)
-        await rebalancing
-
-    asyncio.run(main())
+    run_beside(consumer, rebalance)
     assert consumer.seeks == 1
     assert consumer.delivered == [(0, o) for o in range(8)]  # only what was fetched after the seek
 
@@ -237,12 +243,7 @@ def test_a_rebalance_during_a_fetch_never_cancels_the_fetch() -> None:
         await asyncio.sleep(0.01)
         consumer.suspend_flow.clear()
 
-    async def main() -> None:
-        rebalance = asyncio.ensure_future(suspend_then_resume())
-        await asyncio.wait_for(fetchloop.drain(consumer, mode.Service(), asyncio.Event()), 10)
-        await rebalance
-
-    asyncio.run(main())
+    run_beside(consumer, suspend_then_resume)
     assert consumer.fetches_cancelled == 0
     assert consumer.delivered == [(0, o) for o in range(10)]
 
