@@ -14,8 +14,9 @@ of acked topics, and the commit every `broker_commit_every` acks.
 The fetched records come as one list (`fetched`), not from Faust's
 `Consumer.getmany` generator: that one asks the consumer for the partition's
 end offset for every record, for the Monitor sensor (monitor.py drops it), and
-costs a generator step per record, together ~2% of the worker's CPU paced at
-half its peak. The checks it makes between two records (the flow stopped, a
+costs a generator step per record: 0.063-0.064 ms of CPU per answer with it,
+0.061-0.063 with the list (three alternated pairs at 13,400 req/s,
+2026-11-30). The checks it makes between two records (the flow stopped, a
 new consumer generation) are made where the waits between records are, in
 `_deliver`.
 
