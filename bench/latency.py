@@ -374,8 +374,8 @@ def main() -> None:
         type=float,
         default=SETTLE_SECONDS,
         metavar="SECONDS",
-        help="each stream's first seconds at its rate, not counted (default 2): a fresh worker on fresh topics; "
-        "their p99 is printed beside the run's",
+        help=f"each stream's first seconds at its rate, not counted (default {SETTLE_SECONDS:g}): a fresh worker on "
+        "fresh topics; their p99 is printed beside the run's",
     )
     parser.add_argument(
         "--fractions", type=float, nargs="+", default=list(FRACTIONS), help="rates to pace at, as fractions of the peak"
