@@ -62,8 +62,14 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stdout
         assert (data / "broker.pid").read_text().strip() == pid
-        # Our JVM options when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS are unset (C1 only, serial GC).
-        assert {"-Xmx1g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"} <= set(jvm_arguments(pid))
+        # Our JVM options when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS are unset (C1 only, serial GC, a 256 MiB young generation).
+        assert {
+            "-Xmx1g",
+            "-Xmn256m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-XX:MaxTenuringThreshold=1",
+        } <= set(jvm_arguments(pid))
         assert (data / "server.log").stat().st_size > 0  # the broker logs through Log4j2
         # The tool picks the controller port itself, below the ephemeral range.
         voters = re.search(r"controller.quorum.voters=1@127.0.0.1:(\d+)", (data / "server.properties").read_text())

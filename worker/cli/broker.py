@@ -22,11 +22,13 @@ def broker() -> None:
     Cache root: env JWTGEN_KAFKA_JARS, by default ~/.cache/jwtgen/kafka-jars.
 
     \b
-    JVM: env KAFKA_HEAP_OPTS (default -Xms256m -Xmx1g) and
-    KAFKA_JVM_PERFORMANCE_OPTS (default -XX:+UseSerialGC -XX:TieredStopAtLevel=1),
-    as Kafka's own scripts read them. C1 only and the serial collector by
-    default: on a small machine shared with the workers, C2's compiling and
-    G1's threads slow what runs beside them.
+    JVM: env KAFKA_HEAP_OPTS (default -Xms1g -Xmx1g -Xmn256m) and
+    KAFKA_JVM_PERFORMANCE_OPTS (default -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+    -XX:MaxTenuringThreshold=1), as Kafka's own scripts read them. C1 only and
+    the serial collector by default: on a small machine shared with the
+    workers, C2's compiling and G1's threads slow what runs beside them; a
+    large young generation whose survivors are promoted at once stops the
+    broker every few seconds instead of every second.
 
     \b
     Ports: --port must be free on 127.0.0.1; the controller port is chosen
