@@ -9,13 +9,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError, ProducerClosed
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from aiokafka.structs import TopicPartition as KafkaTopicPartition
-from hypothesis import given
-from hypothesis import strategies as st
 
-from worker.stream.sink import BatchSink, murmur2, partition_for, queue_at_once
+from worker.stream.partitioner import partition_for
+from worker.stream.sink import BatchSink, queue_at_once
 
 
 class Builder:
@@ -253,32 +250,3 @@ def test_queue_at_once_uses_aiokafkas_accumulator_as_send_batch_does() -> None:
         assert first.append(key=b"k", value=b"late", timestamp=None, headers=[]) is None
 
     asyncio.run(main())
-
-
-@given(st.binary(max_size=200))
-def test_murmur2_is_the_java_clients_as_aiokafka_computes_it(key: bytes) -> None:
-    assert murmur2(key) == aiokafka_murmur2(key)
-
-
-@pytest.mark.parametrize("count", [1, 3, 8, 12])
-def test_answers_land_where_the_java_default_partitioner_puts_their_key(count: int) -> None:
-    partitions = list(range(count))
-    keys = [f"exec-{i}".encode() for i in range(300)] + [b"", "é-ü".encode()]
-    java = DefaultPartitioner()
-    assert [partition_for(k, partitions) for k in keys] == [java(k, partitions, partitions) for k in keys]
-
-
-# Kafka's own test vectors (clients' UtilsTest.testMurmur2), as Java's signed ints.
-JAVA_MURMUR2 = {
-    b"21": -973932308,
-    b"foobar": -790332482,
-    b"a-little-bit-long-string": -985981536,
-    b"a-little-bit-longer-string": -1486304829,
-    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-    b"abc": 479470107,
-}
-
-
-@pytest.mark.parametrize("key", list(JAVA_MURMUR2))
-def test_murmur2_gives_the_java_clients_values(key: bytes) -> None:
-    assert murmur2(key) - (1 << 32 if murmur2(key) >= 1 << 31 else 0) == JAVA_MURMUR2[key]
