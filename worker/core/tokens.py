@@ -8,6 +8,7 @@ allows its "recommended" set), so `none` can never be selected.
 from __future__ import annotations
 
 import base64
+import hmac
 import secrets
 import warnings
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import orjson
 from joserfc import jwe, jws
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwe import JWERegistry
-from joserfc.jwk import Key, guess_key
+from joserfc.jwk import Key, OctKey, guess_key
 from joserfc.jws import CompactSignature, JWSAlgModel, JWSRegistry, is_rfc7797_enabled
 from joserfc.registry import HeaderParameter
 from joserfc.util import json_b64encode, urlsafe_b64encode
@@ -56,8 +57,9 @@ class Signer:
     key: Key = field(repr=False)
     registry: JWSRegistry = field(repr=False, compare=False)
     extra: dict[str, Any] = field(default_factory=dict)  # signature.headers; its `typ` overrides "JWT"
-    # The encoded protected header and the algorithm, checked with the key once (see `build`).
-    prepared: tuple[bytes, JWSAlgModel] | None = field(default=None, repr=False, compare=False)
+    # The encoded protected header and the algorithm, checked with the key once (see `build`),
+    # and for HMAC the secret and the hash's name.
+    prepared: tuple[bytes, JWSAlgModel, bytes | None, str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, alg: str, kid: str, key: Key, extra: dict[str, Any] | None = None) -> Signer:
@@ -83,15 +85,22 @@ class Signer:
             if self.prepared is None:
                 return jws.serialize_compact(self.header(), payload, self.key, registry=self.registry)
             # What joserfc's serialize_compact does once the header and the key are checked.
-            header_segment, algorithm = self.prepared
+            header_segment, algorithm, secret, hash_name = self.prepared
             signing_input = header_segment + b"." + urlsafe_b64encode(payload)
-            return (signing_input + b"." + urlsafe_b64encode(algorithm.sign(signing_input, self.key))).decode("ascii")
+            if secret is not None:
+                # joserfc's HMACAlgorithm.sign in OpenSSL's one-shot call: 1.7 µs instead of 2.2.
+                signature = hmac.digest(secret, signing_input, hash_name)
+            else:
+                signature = algorithm.sign(signing_input, self.key)
+            return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
         except (JoseError, ValueError, TypeError) as exc:
             # joserfc messages name algorithms / key types, never key material.
             raise NodeError(ErrorCode.SIGNING_FAILED, f"signature: cannot sign with {self.alg}: {_why(exc)}") from None
 
 
-def _prepare(header: dict[str, Any], key: Key, registry: JWSRegistry) -> tuple[bytes, JWSAlgModel] | None:
+def _prepare(
+    header: dict[str, Any], key: Key, registry: JWSRegistry
+) -> tuple[bytes, JWSAlgModel, bytes | None, str] | None:
     """joserfc's per-token checks of a JWS, done once: the header, the algorithm and the key.
 
     Header and key never change for a signer, so every token would repeat the
@@ -108,7 +117,12 @@ def _prepare(header: dict[str, Any], key: Key, registry: JWSRegistry) -> tuple[b
         algorithm.check_key(guess_key(key, CompactSignature(header, b""), True, use="sig"))
     except (JoseError, ValueError, TypeError):
         return None
-    return json_b64encode(header), algorithm
+    hash_name = _HMAC_HASHES.get(algorithm.name, "")
+    secret = key.get_op_key("sign") if hash_name and isinstance(key, OctKey) else None
+    return json_b64encode(header), algorithm, secret or None, hash_name
+
+
+_HMAC_HASHES = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -246,6 +246,7 @@ def test_a_signer_checks_header_and_key_once_and_signs_as_joserfc_does(
     sig, _ = signing_cases(rsa2048, ec_keys, ed25519_key)[alg]
     signer = compile_config(base_config(signature=sig)).signer
     assert signer is not None and signer.prepared is not None  # checked when built, not per token
+    assert (signer.prepared[2] is not None) == alg.startswith("HS")  # HMAC in OpenSSL's one-shot call
     payload = b'{"sub":"u-42","n":1}'
     assert signer.sign(payload) == jws.serialize_compact(signer.header(), payload, signer.key, registry=signer.registry)
 
