@@ -48,7 +48,7 @@ IDLE = ("EpollSelector.select", "Condition.wait", "SimpleQueue.get", "CompileAhe
 
 # Areas, checked from the top of the stack down: the first frame whose file matches names the sample.
 AREAS = (
-    ("signing (joserfc, cryptography)", ("(joserfc/", "(cryptography/")),
+    ("signing (joserfc, cryptography, hmac)", ("(joserfc/", "(cryptography/", "/hmac.py")),
     ("JSON (orjson)", ("(orjson",)),
     ("token engine (worker/core)", ("(worker/core/",)),
     ("worker shell (worker/stream)", ("(worker/stream/",)),

@@ -62,7 +62,7 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert "already running" in again.stdout
         assert (data / "broker.pid").read_text().strip() == pid
-        # Our JVM options when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS are unset (C1 only, serial GC, a 256 MiB young generation).
+        # Our JVM options when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS are unset:
         assert {
             "-Xmx1g",
             "-Xmn256m",
