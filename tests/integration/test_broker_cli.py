@@ -99,14 +99,31 @@ def test_start_twice_stale_pid_and_stop(tmp_path: Path) -> None:
     assert "no broker running" in jwtgen("broker", "stop", "--data-dir", str(data)).stdout
 
 
+def bind_free(sock: socket.socket) -> int:
+    """Bind `sock` to a free port below the ephemeral range, and return it.
+
+    `free_port` counts a port whose old connections linger in TIME_WAIT as free,
+    as Kafka (binding with SO_REUSEADDR) would; a plain bind refuses it, so
+    such a port is passed over.
+    """
+    for _ in range(50):
+        try:
+            sock.bind(("127.0.0.1", free_port()))
+        except OSError:
+            continue
+        port: int = sock.getsockname()[1]
+        return port
+    raise OSError("no port below the ephemeral range could be bound in 50 tries")
+
+
 @pytest.fixture(params=["bound", "listening"])
 def taken_port(request: pytest.FixtureRequest) -> Iterator[int]:
     """A port another process holds: bound only (a connect is refused, a bind fails), or listening."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", free_port()))
+        port = bind_free(sock)
         if request.param == "listening":
             sock.listen(1)
-        yield sock.getsockname()[1]
+        yield port
 
 
 def test_a_port_in_use_is_refused_in_one_line(taken_port: int, tmp_path: Path) -> None:
@@ -127,9 +144,8 @@ def test_a_port_taken_after_the_check_is_reported_from_the_broker_log(
     monkeypatch.setattr(broker, "_require_free", lambda port: None)
     data = tmp_path / "broker"
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", free_port()))
+        port = bind_free(holder)
         holder.listen(1)
-        port = holder.getsockname()[1]
         with pytest.raises(broker.BrokerError) as failure:
             broker.start(port=port, data_dir=data, wait_seconds=120, say=lambda _: None)
     message = str(failure.value)
@@ -145,9 +161,8 @@ def test_a_controller_port_taken_after_it_was_chosen_is_reported(
     data = tmp_path / "broker"
     port = free_port()
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", free_port()))
+        controller = bind_free(holder)
         holder.listen(1)
-        controller = holder.getsockname()[1]
         # The race: the chosen controller port is taken before Kafka binds it.
         monkeypatch.setattr(broker.ports, "free_port", lambda **_: controller)
         with pytest.raises(broker.BrokerError) as failure:
