@@ -50,6 +50,10 @@ def _jwe_registry(alg: str, enc: str) -> JWERegistry:
     return JWERegistry(algorithms=[alg, enc])
 
 
+# The HMAC algorithms signed with `hmac.digest`, by the hash's name OpenSSL knows.
+_HMAC_HASHES = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
+
+
 @dataclass(frozen=True, slots=True)
 class Signer:
     alg: str
@@ -120,9 +124,6 @@ def _prepare(
     hash_name = _HMAC_HASHES.get(algorithm.name, "")
     secret = key.get_op_key("sign") if hash_name and isinstance(key, OctKey) else None
     return json_b64encode(header), algorithm, secret or None, hash_name
-
-
-_HMAC_HASHES = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
 
 
 @dataclass(frozen=True, slots=True)

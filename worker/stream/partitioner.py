@@ -91,15 +91,11 @@ def _murmur2_lanes(keys: list[bytes], length: int) -> list[int]:
     return result.tolist()
 
 
-def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
-    """The partition the Java client's default partitioner picks for `key` (any, for no key)."""
-    if key is None:
-        return random.choice(partitions)
-    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
-
-
 def partitions_for(keys: Sequence[bytes | None], partitions: Sequence[Sequence[int]]) -> list[int]:
-    """`[partition_for(key, parts) for key, parts in zip(keys, partitions)]`, the keys hashed as a batch."""
+    """The partition the Java client's default partitioner picks for each key among its `partitions` (any, for no key).
+
+    The keys are hashed as a batch (`murmur2_many`).
+    """
     hashes = iter(murmur2_many([key for key in keys if key is not None]))
     return [
         random.choice(parts) if key is None else parts[(next(hashes) & 0x7FFFFFFF) % len(parts)]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError, ProducerClosed
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition as KafkaTopicPartition
 
-from worker.stream.partitioner import partition_for
 from worker.stream.sink import BatchSink, queue_at_once
 
 
@@ -212,11 +212,12 @@ def test_answers_for_other_partitions_go_at_once_while_one_partition_waits() -> 
         sink = BatchSink(lambda: producer, lambda exc: None)  # type: ignore[arg-type, return-value]
         keys = [f"exec-{i}".encode() for i in range(40)]
         first = keys[0]
-        busy = partition_for(first, list(range(8)))
+        java = DefaultPartitioner()
+        busy = java(first, list(range(8)), list(range(8)))
         await sink.send([("t", first, b"first", [])])
         assert producer.queued == [busy]
         await sink.send([("t", key, key, []) for key in keys[1:]])
-        waiting = [key for key in keys[1:] if partition_for(key, list(range(8))) == busy]
+        waiting = [key for key in keys[1:] if java(key, list(range(8)), list(range(8))) == busy]
         # Every partition but the busy one has its batch with the producer already.
         assert sink.pending == len(waiting) > 0
         assert sorted(p for p, _ in producer.sent[1:]) == sorted(set(range(8)) - {busy})
